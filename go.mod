@@ -1,0 +1,3 @@
+module github.com/grformer/grformer
+
+go 1.26.8
