@@ -1,0 +1,197 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func closeTo(t *testing.T, name string, got, want []float32, tol float64) {
+	t.Helper()
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > tol || math.IsNaN(d) {
+			t.Fatalf("%s: [%d] = %v, want %v", name, i, got[i], want[i])
+		}
+	}
+}
+
+// TestConv3x3 checks the packed 3x3 convolution against a direct NCHW
+// formula written from the definition of torch.nn.Conv2d(padding=1).
+func TestConv3x3(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ h, w, cin, cout int }{{1, 1, 1, 1}, {3, 5, 2, 4}, {7, 4, 3, 6}} {
+		h, w, cin, cout := tc.h, tc.w, tc.cin, tc.cout
+		wt := randSlice(r, cout*cin*9)
+		bias := randSlice(r, cout)
+		src := randSlice(r, h*w*cin)
+		want := make([]float32, h*w*cout)
+		for o := range cout {
+			for y := range h {
+				for x := range w {
+					s := float64(bias[o])
+					for i := range cin {
+						for ky := range 3 {
+							for kx := range 3 {
+								yy, xx := y+ky-1, x+kx-1
+								if yy >= 0 && yy < h && xx >= 0 && xx < w {
+									s += float64(wt[((o*cin+i)*3+ky)*3+kx]) * float64(src[(yy*w+xx)*cin+i])
+								}
+							}
+						}
+					}
+					want[(y*w+x)*cout+o] = float32(s)
+				}
+			}
+		}
+		got := make([]float32, h*w*cout)
+		Conv3x3(got, src, h, w, cin, cout, PackConv3x3(wt, cout, cin), bias, make([]float32, 9*cin), 0, h)
+		closeTo(t, "conv3x3", got, want, 1e-4)
+
+		// Depthwise: the dense formula with a diagonal weight.
+		dw := randSlice(r, cin*9)
+		wantDW := make([]float32, h*w*cin)
+		for c := range cin {
+			for y := range h {
+				for x := range w {
+					s := float64(bias[c%cout])
+					for ky := range 3 {
+						for kx := range 3 {
+							yy, xx := y+ky-1, x+kx-1
+							if yy >= 0 && yy < h && xx >= 0 && xx < w {
+								s += float64(dw[c*9+ky*3+kx]) * float64(src[(yy*w+xx)*cin+c])
+							}
+						}
+					}
+					wantDW[(y*w+x)*cin+c] = float32(s)
+				}
+			}
+		}
+		b := make([]float32, cin)
+		for c := range b {
+			b[c] = bias[c%cout]
+		}
+		gotDW := make([]float32, h*w*cin)
+		DepthwiseConv3x3(gotDW, src, h, w, cin, PackDepthwise3x3(dw, cin), b, 0, h)
+		closeTo(t, "depthwise", gotDW, wantDW, 1e-4)
+	}
+}
+
+func TestWindowPartitionRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	h, w, c, wh, ww := 8, 12, 3, 4, 6
+	src := randSlice(r, h*w*c)
+	win := make([]float32, len(src))
+	WindowPartition(win, src, h, w, c, wh, ww)
+	// Window 1 (second of the top row) starts at pixel (0, 6); its token 7 is (1, 1) inside.
+	if got, want := win[(1*wh*ww+7)*c], src[(1*w+7)*c]; got != want {
+		t.Fatalf("window 1 token 7 = %v, want pixel (1,7) = %v", got, want)
+	}
+	back := make([]float32, len(src))
+	WindowReverse(back, win, h, w, c, wh, ww)
+	closeTo(t, "reverse", back, src, 0)
+}
+
+func TestRoll(t *testing.T) {
+	h, w, c := 3, 4, 1
+	src := make([]float32, h*w)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	dst := make([]float32, h*w)
+	Roll(dst, src, h, w, c, 1, 2) // dst[y][x] = src[(y+1)%3][(x+2)%4]
+	if dst[0] != src[1*w+2] || dst[(2*w+3)] != src[0*w+1] {
+		t.Fatalf("roll: %v", dst)
+	}
+	back := make([]float32, h*w)
+	Roll(back, dst, h, w, c, -1, -2)
+	closeTo(t, "roll back", back, src, 0)
+}
+
+func TestReflectIndex(t *testing.T) {
+	// numpy.pad(np.arange(4), (0, 9), 'reflect') -> 0 1 2 3 2 1 0 1 2 3 2 1 0
+	want := []int{0, 1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0}
+	for i, w := range want {
+		if got := ReflectIndex(i, 4); got != w {
+			t.Errorf("ReflectIndex(%d, 4) = %d, want %d", i, got, w)
+		}
+	}
+	if ReflectIndex(7, 1) != 0 {
+		t.Error("ReflectIndex on a 1-pixel side must be 0")
+	}
+}
+
+func TestPixelShuffle(t *testing.T) {
+	h, w, c, s := 2, 3, 2, 2
+	src := make([]float32, h*w*c*s*s)
+	for i := range src {
+		src[i] = float32(i)
+	}
+	dst := make([]float32, len(src))
+	PixelShuffle(dst, src, h, w, c, s)
+	// out[ch][y*s+i][x*s+j] = in[y][x][ch*s*s+i*s+j]
+	for ch := range c {
+		for y := range h {
+			for x := range w {
+				for i := range s {
+					for j := range s {
+						got := dst[(ch*h*s+y*s+i)*w*s+x*s+j]
+						want := src[(y*w+x)*c*s*s+ch*s*s+i*s+j]
+						if got != want {
+							t.Fatalf("[%d %d %d %d %d] = %v, want %v", ch, y, x, i, j, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestNormsAndActivations(t *testing.T) {
+	x := []float32{1, 2, 3, 4}
+	LayerNorm(x, x, 1, 4, []float32{1, 1, 1, 1}, []float32{0, 0, 0, 0}, 0)
+	closeTo(t, "layernorm", x, []float32{-1.3416408, -0.4472136, 0.4472136, 1.3416408}, 1e-6)
+
+	v := []float32{3, 4, 0, 0}
+	L2Normalize(v, 4, 1, 2)
+	closeTo(t, "l2", v, []float32{0.6, 0.8, 0, 0}, 1e-7)
+	z := []float32{0, 0}
+	L2Normalize(z, 2, 1, 2)
+	closeTo(t, "l2 zero", z, []float32{0, 0}, 0)
+
+	s := []float32{1, 2, 3, -1e9}
+	Softmax(s, 4, 1, 4)
+	e := math.Exp
+	den := e(-2) + e(-1) + 1
+	closeTo(t, "softmax", s, []float32{float32(e(-2) / den), float32(e(-1) / den), float32(1 / den), 0}, 1e-7)
+
+	g := []float32{-3, -1, 0, 0.5, 2}
+	GELU(g)
+	// 0.5 x (1 + erf(x/sqrt2)), values from the definition.
+	closeTo(t, "gelu", g, []float32{-0.0040496982, -0.15865526, 0, 0.34573123, 1.9544997}, 1e-7)
+}
+
+func TestMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m, n, k := 5, 7, 3
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	bt := make([]float32, n*k)
+	for p := range k {
+		for j := range n {
+			bt[j*k+p] = b[p*n+j]
+		}
+	}
+	c1, c2, c3 := make([]float32, m*n), make([]float32, m*n), make([]float32, m*n)
+	MatMulNN(c1, n, a, k, b, n, m, n, k)
+	MatMulNT(c2, n, a, k, bt, k, m, n, k)
+	Linear(c3, n, a, k, bt, nil, m, k, n)
+	closeTo(t, "NT vs NN", c2, c1, 1e-5)
+	closeTo(t, "Linear vs NN", c3, c1, 1e-5)
+}
