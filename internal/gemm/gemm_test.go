@@ -1,0 +1,317 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// forEachImpl runs f once per implementation this machine supports, forcing it.
+func forEachImpl(t *testing.T, f func(t *testing.T)) {
+	for _, name := range Impls() {
+		t.Run(name, func(t *testing.T) {
+			prev, err := SetImpl(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer SetImpl(prev)
+			if Impl() != name {
+				t.Fatalf("Impl() = %q after SetImpl(%q)", Impl(), name)
+			}
+			f(t)
+		})
+	}
+}
+
+// alloc returns a slice of n floats; the tests replace it with one that ends at a guard page
+// where the platform allows (guard_linux_test.go).
+var alloc = func(n int) []float32 { return make([]float32, n) }
+
+// release frees what alloc handed out so far (nothing to do for make).
+var release = func() {}
+
+type tcase struct {
+	transA, transB bool
+	m, n, k        int
+	lda, ldb, ldc  int
+	bias, acc      bool
+	packed         bool // through PackNT/PackNN and PackedB.MulA
+}
+
+func (tc tcase) String() string {
+	return fmt.Sprintf("tA=%v tB=%v m=%d n=%d k=%d lda=%d ldb=%d ldc=%d bias=%v acc=%v packed=%v",
+		tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.lda, tc.ldb, tc.ldc, tc.bias, tc.acc, tc.packed)
+}
+
+const sentinel = 1234.5
+
+func randFill(rng *rand.Rand, x []float32) {
+	for i := range x {
+		x[i] = rng.Float32()*2 - 1
+	}
+}
+
+// run checks one case against GemmRef; slices have exactly the length their shape needs.
+func (tc tcase) run(t *testing.T, rng *rand.Rand) {
+	t.Helper()
+	defer release()
+	ar, ac := tc.m, tc.k
+	if tc.transA {
+		ar, ac = tc.k, tc.m
+	}
+	br, bc := tc.k, tc.n
+	if tc.transB {
+		br, bc = tc.n, tc.k
+	}
+	size := func(r, c, ld int) int {
+		if r == 0 || c == 0 {
+			return 0
+		}
+		return (r-1)*ld + c
+	}
+	a := alloc(size(ar, ac, tc.lda))
+	b := alloc(size(br, bc, tc.ldb))
+	randFill(rng, a)
+	randFill(rng, b)
+	c := alloc(size(tc.m, tc.n, tc.ldc))
+	for i := range c {
+		c[i] = sentinel
+	}
+	for i := 0; i < tc.m; i++ {
+		randFill(rng, c[i*tc.ldc:i*tc.ldc+tc.n])
+	}
+	var bias []float32
+	if tc.bias {
+		bias = alloc(tc.n)
+		randFill(rng, bias)
+	}
+	want := append([]float32(nil), c...)
+	GemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, want, tc.ldc, bias, tc.acc)
+	if tc.packed {
+		var p *PackedB
+		if tc.transB {
+			p = PackNT(tc.n, tc.k, b, tc.ldb)
+		} else {
+			p = PackNN(tc.k, tc.n, b, tc.ldb)
+		}
+		p.MulA(tc.transA, tc.m, a, tc.lda, c, tc.ldc, bias, tc.acc)
+	} else {
+		Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, c, tc.ldc, bias, tc.acc)
+	}
+	// |a|, |b| <= 1: the summation-order error is at most ~k ulps of k.
+	tol := 1e-6 * float64(tc.k+3) * 4
+	bad := 0
+	for i := 0; i < tc.m; i++ {
+		for j := 0; j < tc.ldc && i*tc.ldc+j < len(c); j++ {
+			got, w := c[i*tc.ldc+j], want[i*tc.ldc+j]
+			if j >= tc.n {
+				if got != sentinel {
+					t.Errorf("%v: C[%d][%d] beyond n overwritten: %v", tc, i, j, got)
+					bad++
+				}
+			} else if d := math.Abs(float64(got - w)); !(d <= tol) {
+				t.Errorf("%v: C[%d][%d] = %v, want %v (|diff| %.3g > %.3g)", tc, i, j, got, w, d, tol)
+				bad++
+			}
+			if bad > 5 {
+				t.FailNow()
+			}
+		}
+	}
+}
+
+var small = []int{1, 2, 3, 11, 12, 13, 31, 32, 33}
+
+func TestSmallShapes(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		v := 0
+		for _, m := range small {
+			for _, n := range small {
+				for _, k := range small {
+					for rep := 0; rep < 2; rep++ {
+						tc := tcase{m: m, n: n, k: k,
+							transA: v&1 != 0, transB: v&2 != 0, acc: v&4 != 0, bias: v&8 != 0, packed: v%5 == 0}
+						v = v*7 + 3 + rep
+						tc.setStrides(rng)
+						tc.run(t, rng)
+					}
+				}
+			}
+		}
+	})
+}
+
+// setStrides picks strides equal to the stored width or larger.
+func (tc *tcase) setStrides(rng *rand.Rand) {
+	pad := func() int {
+		if rng.IntN(2) == 0 {
+			return 0
+		}
+		return 1 + rng.IntN(40)
+	}
+	if tc.transA {
+		tc.lda = tc.m + pad()
+	} else {
+		tc.lda = tc.k + pad()
+	}
+	if tc.transB {
+		tc.ldb = tc.k + pad()
+	} else {
+		tc.ldb = tc.n + pad()
+	}
+	tc.ldc = tc.n + pad()
+}
+
+func TestAllVariantsEdges(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		for _, sh := range [][3]int{{13, 33, 11}, {25, 17, 3}, {12, 16, 5}, {7, 48, 2}, {1, 1, 1}, {36, 64, 1}} {
+			for v := 0; v < 32; v++ {
+				tc := tcase{m: sh[0], n: sh[1], k: sh[2],
+					transA: v&1 != 0, transB: v&2 != 0, acc: v&4 != 0, bias: v&8 != 0, packed: v&16 != 0}
+				tc.setStrides(rng)
+				tc.run(t, rng)
+			}
+		}
+	})
+}
+
+func TestLargeShapes(t *testing.T) {
+	sizes := []int{64, 256, 540}
+	ns := []int{1, 13, 33, 64, 256, 540}
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		v := 0
+		for _, m := range sizes {
+			for _, n := range ns {
+				for _, k := range []int{1, 20, 540} {
+					if testing.Short() && m*n*k > 1<<22 {
+						continue
+					}
+					tc := tcase{m: m, n: n, k: k,
+						transA: v&1 != 0, transB: v&2 != 0, acc: v&4 != 0, bias: v&8 != 0, packed: v%3 == 0}
+					v++
+					tc.setStrides(rng)
+					tc.run(t, rng)
+				}
+			}
+		}
+	})
+}
+
+// The model's shapes, with their real strides.
+func TestModelShapes(t *testing.T) {
+	cases := []tcase{
+		{m: 500, n: 30, k: 30, lda: 60, ldb: 30, ldc: 60, transB: true, packed: true, bias: true},   // grouped Linear half
+		{m: 500, n: 120, k: 60, lda: 60, ldb: 60, ldc: 120, transB: true, packed: true, bias: true}, // 60->120
+		{m: 500, n: 60, k: 120, lda: 120, ldb: 120, ldc: 60, transB: true, packed: true, acc: true}, // 120->60 + residual
+		{m: 300, n: 60, k: 540, lda: 540, ldb: 540, ldc: 60, transB: true, packed: true, bias: true}, // conv im2col
+		{m: 256, n: 256, k: 20, lda: 60, ldb: 60, ldc: 256, transB: true},                            // q.k^T, one head
+		{m: 256, n: 20, k: 256, lda: 256, ldb: 60, ldc: 60},                                          // attn.v, NN
+		{m: 20, n: 256, k: 256, lda: 60, ldb: 256, ldc: 256, transA: true},                           // (attn.v)^T = V^T·P^T
+	}
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for _, tc := range cases {
+			tc.run(t, rng)
+		}
+	})
+}
+
+func TestKZeroAndEmpty(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		c := []float32{1, 2, 3, 4, 5, 6}
+		Gemm(false, true, 2, 2, 0, nil, 1, nil, 1, c, 3, []float32{10, 20}, true)
+		want := []float32{11, 22, 3, 14, 25, 6}
+		for i := range c {
+			if c[i] != want[i] {
+				t.Fatalf("k=0: got %v want %v", c, want)
+			}
+		}
+		NT(0, 5, 5, nil, 5, nil, 5, nil, 5, false)
+		NN(5, 0, 5, nil, 5, nil, 5, nil, 5, false)
+	})
+}
+
+func TestShortSlicePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a short A")
+		}
+	}()
+	NT(3, 3, 3, make([]float32, 8), 3, make([]float32, 9), 3, make([]float32, 9), 3, false)
+}
+
+func TestSetGeneric(t *testing.T) {
+	start := Impl()
+	SetGeneric(true)
+	if Impl() != "generic" {
+		t.Fatalf("Impl() = %q after SetGeneric(true)", Impl())
+	}
+	if prev := SetGeneric(false); !prev {
+		t.Fatal("SetGeneric(false) did not report generic as previous")
+	}
+	if Impl() != Impls()[0] {
+		t.Fatalf("Impl() = %q after SetGeneric(false), want %q", Impl(), Impls()[0])
+	}
+	SetImpl(start)
+	if _, err := SetImpl("nope"); err == nil {
+		t.Fatal("SetImpl accepted an unknown name")
+	}
+	t.Logf("implementations here: %v", Impls())
+}
+
+func TestConcurrentPackedMul(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		const m, n, k = 97, 60, 60
+		a, b := make([]float32, m*k), make([]float32, n*k)
+		randFill(rng, a)
+		randFill(rng, b)
+		want := make([]float32, m*n)
+		NTRef(m, n, k, a, k, b, k, want, n, false)
+		p := PackNT(n, k, b, k)
+		var wg sync.WaitGroup
+		errs := make([]float64, 4)
+		for g := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := make([]float32, m*n)
+				for it := 0; it < 20; it++ {
+					p.Mul(m, a, k, c, n, nil, false)
+					NT(m, n, k, a, k, b, k, c, n, true)
+				}
+				for i := range c {
+					errs[g] = max(errs[g], math.Abs(float64(c[i]/2-want[i])))
+				}
+			}()
+		}
+		wg.Wait()
+		for g, e := range errs {
+			if e > 1e-4 {
+				t.Errorf("goroutine %d: max error %g", g, e)
+			}
+		}
+	})
+}
+
+func TestNoAllocs(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		const m, n, k = 64, 37, 29
+		a, b, c := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+		p := PackNT(n, k, b, k)
+		NT(m, n, k, a, k, b, k, c, n, false) // warm the pool
+		allocs := testing.AllocsPerRun(20, func() {
+			p.Mul(m, a, k, c, n, nil, false)
+			NN(m, n, k, a, k, b, n, c, n, false)
+			NT(m, n, k, a, k, b, k, c, n, true)
+		})
+		if allocs > 0.5 {
+			t.Errorf("%v allocations per run", allocs)
+		}
+	})
+}

@@ -1,0 +1,164 @@
+//go:build amd64 && !purego
+
+package gemm
+
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+func xgetbv() (eax, edx uint32)
+
+// detect reports which kernels this CPU and its operating system support. AVX2 needs AVX, FMA
+// and AVX2 with the YMM state enabled by the OS (XCR0 bits 1-2); AVX-512 additionally needs
+// AVX512F and the opmask/ZMM state (XCR0 bits 5-7).
+func detect() (avx2, avx512 bool) {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false, false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fma     = 1 << 12
+		osxsave = 1 << 27
+		avx     = 1 << 28
+	)
+	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
+		return false, false
+	}
+	xcr0, _ := xgetbv()
+	if xcr0&0x6 != 0x6 {
+		return false, false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	avx2 = ebx7&(1<<5) != 0
+	avx512 = avx2 && ebx7&(1<<16) != 0 && xcr0&0xe0 == 0xe0
+	return avx2, avx512
+}
+
+// AVX-512 kernels, 12 rows by 32 columns at most (kernels_amd64.s).
+func k512m1(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m2(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m3(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m4(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m5(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m6(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m7(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m8(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m9(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m10(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m11(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+func k512m12(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+
+// AVX2+FMA kernels, 6 rows by 16 columns at most (kernels_amd64.s).
+func k256m1(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, tailb *float32, tailbks uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, nstrip int, mask *int32, flags int)
+func k256m2(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, tailb *float32, tailbks uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, nstrip int, mask *int32, flags int)
+func k256m3(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, tailb *float32, tailbks uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, nstrip int, mask *int32, flags int)
+func k256m4(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, tailb *float32, tailbks uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, nstrip int, mask *int32, flags int)
+func k256m5(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, tailb *float32, tailbks uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, nstrip int, mask *int32, flags int)
+func k256m6(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, tailb *float32, tailbks uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, nstrip int, mask *int32, flags int)
+
+type k512fn = func(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
+type k256fn = func(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, tailb *float32, tailbks uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, nstrip int, mask *int32, flags int)
+
+var k512tab = [13]k512fn{nil, k512m1, k512m2, k512m3, k512m4, k512m5, k512m6, k512m7, k512m8, k512m9, k512m10, k512m11, k512m12}
+var k256tab = [7]k256fn{nil, k256m1, k256m2, k256m3, k256m4, k256m5, k256m6}
+
+// avx2Mask[16-w:] starts with w lanes of -1 followed by 0s: the VMASKMOVPS masks of a tail strip
+// of w < 16 columns.
+var avx2Mask = [32]int32{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}
+
+const (
+	flagAcc  = 1
+	flagBias = 2
+	flagTail = 4
+)
+
+// rowsPerCall bounds the work of one assembly call (about 2^22 FMAs): assembly functions are not
+// preemptible, so a huge M is cut into several calls.
+func rowsPerCall(n, k, mr int) int {
+	r := (1 << 22) / (n*k + 1)
+	r -= r % mr
+	if r < mr {
+		r = mr
+	}
+	return r
+}
+
+func kernelFlags(bias []float32, acc bool) (int, *float32) {
+	f := 0
+	var bp *float32
+	if acc {
+		f |= flagAcc
+	}
+	if bias != nil {
+		f |= flagBias
+		bp = &bias[0]
+	}
+	return f, bp
+}
+
+func run512(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int, bias []float32, acc bool) {
+	npanel := (n + panelW - 1) / panelW
+	w := n - panelW*(npanel-1)
+	lo, hi := 0xffff, 0
+	if w > 16 {
+		hi = 1<<(w-16) - 1
+	} else {
+		lo = 1<<w - 1
+	}
+	flags, bp := kernelFlags(bias, acc)
+	const mr = 12
+	full := m - m%mr
+	for i, chunk := 0, rowsPerCall(n, k, mr); i < full; i += chunk {
+		rows := min(chunk, full-i)
+		k512m12(&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
+			&c[i*ldc], uintptr(ldc*4), bp, k, rows/mr, npanel, lo, hi, flags)
+	}
+	i := full
+	if r := m % mr; r > 0 {
+		k512tab[r](&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
+			&c[i*ldc], uintptr(ldc*4), bp, k, 1, npanel, lo, hi, flags)
+	}
+}
+
+func run256(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int, bias []float32, acc bool) {
+	nstrip := (n + 15) / 16
+	w := n % 16
+	flags, bp := kernelFlags(bias, acc)
+	var tailb *float32
+	tailbks := 0
+	var mask *int32
+	var buf *[]float32
+	if w != 0 {
+		flags |= flagTail
+		mask = &avx2Mask[16-w]
+		s := nstrip - 1
+		off := (s/2)*b.ps + (s%2)*16
+		if b.packed {
+			tailb, tailbks = &b.p[off], b.ks
+		} else {
+			// Copy the last w columns into a zero-padded k×16 strip so that the kernel can
+			// load whole vectors.
+			buf = getBuf(16 * k)
+			t := (*buf)[:16*k]
+			for kk := 0; kk < k; kk++ {
+				row := t[kk*16 : kk*16+16]
+				copy(row, b.p[off+kk*b.ks:off+kk*b.ks+w])
+				clear(row[w:])
+			}
+			tailb, tailbks = &t[0], 16
+		}
+	}
+	const mr = 6
+	full := m - m%mr
+	for i, chunk := 0, rowsPerCall(n, k, mr); i < full; i += chunk {
+		rows := min(chunk, full-i)
+		k256m6(&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
+			tailb, uintptr(tailbks*4), &c[i*ldc], uintptr(ldc*4), bp, k, rows/mr, nstrip, mask, flags)
+	}
+	if r := m % mr; r > 0 {
+		i := m - r
+		k256tab[r](&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
+			tailb, uintptr(tailbks*4), &c[i*ldc], uintptr(ldc*4), bp, k, 1, nstrip, mask, flags)
+	}
+	if buf != nil {
+		putBuf(buf)
+	}
+}
