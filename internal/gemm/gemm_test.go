@@ -205,9 +205,9 @@ func TestLargeShapes(t *testing.T) {
 // The model's shapes, with their real strides.
 func TestModelShapes(t *testing.T) {
 	cases := []tcase{
-		{m: 500, n: 30, k: 30, lda: 60, ldb: 30, ldc: 60, transB: true, packed: true, bias: true},   // grouped Linear half
-		{m: 500, n: 120, k: 60, lda: 60, ldb: 60, ldc: 120, transB: true, packed: true, bias: true}, // 60->120
-		{m: 500, n: 60, k: 120, lda: 120, ldb: 120, ldc: 60, transB: true, packed: true, acc: true}, // 120->60 + residual
+		{m: 500, n: 30, k: 30, lda: 60, ldb: 30, ldc: 60, transB: true, packed: true, bias: true},    // grouped Linear half
+		{m: 500, n: 120, k: 60, lda: 60, ldb: 60, ldc: 120, transB: true, packed: true, bias: true},  // 60->120
+		{m: 500, n: 60, k: 120, lda: 120, ldb: 120, ldc: 60, transB: true, packed: true, acc: true},  // 120->60 + residual
 		{m: 300, n: 60, k: 540, lda: 540, ldb: 540, ldc: 60, transB: true, packed: true, bias: true}, // conv im2col
 		{m: 256, n: 256, k: 20, lda: 60, ldb: 60, ldc: 256, transB: true},                            // q.k^T, one head
 		{m: 256, n: 20, k: 256, lda: 256, ldb: 60, ldc: 60},                                          // attn.v, NN
