@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 )
 
 var out bytes.Buffer
@@ -34,6 +35,7 @@ func main() {
 	for mr := 1; mr <= 6; mr++ {
 		genAVX2(mr)
 	}
+	genPackT16()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -340,5 +342,94 @@ func body256(mr int, tail bool) {
 		if r < mr-1 {
 			p("\tADDQ R9, R8")
 		}
+	}
+}
+
+// genPackT16 writes packT16, the AVX-512 transposing copy used to pack B^T: 16 rows of B
+// (stride ldb bytes) by k columns become k rows of 16 floats at dst + kk*128 (one half of a
+// 32-column panel). Each 16×16 block is transposed in registers in four shuffle stages:
+// 32-bit interleave, 64-bit interleave, and two 128-bit lane shuffles.
+func genPackT16() {
+	p("")
+	p("// func packT16(dst, src *float32, ldb uintptr, kblocks, ktail, tailmask int)")
+	p("TEXT ·packT16(SB), NOSPLIT, $0-48")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+8(FP), R8")
+	p("\tMOVQ ldb+16(FP), BX")
+	p("\tLEAQ (BX)(BX*2), CX")
+	p("\tLEAQ (R8)(BX*4), R9")
+	p("\tLEAQ (R9)(BX*4), R10")
+	p("\tLEAQ (R10)(BX*4), R11")
+	p("\tMOVQ kblocks+24(FP), DX")
+	p("\tTESTQ DX, DX")
+	p("\tJZ tail")
+	p("block:")
+	transpose16(false)
+	for c := 0; c < 16; c++ {
+		p("\tVMOVUPS Z%d, %d(DI)", c, c*128)
+	}
+	p("\tADDQ $64, R8")
+	p("\tADDQ $64, R9")
+	p("\tADDQ $64, R10")
+	p("\tADDQ $64, R11")
+	p("\tADDQ $2048, DI")
+	p("\tDECQ DX")
+	p("\tJNZ block")
+	p("tail:")
+	p("\tMOVQ ktail+32(FP), DX")
+	p("\tTESTQ DX, DX")
+	p("\tJZ done")
+	p("\tMOVQ tailmask+40(FP), AX")
+	p("\tKMOVW AX, K1")
+	transpose16(true)
+	for c := 0; c < 16; c++ {
+		p("\tVMOVUPS Z%d, %d(DI)", c, c*128)
+		if c < 15 {
+			p("\tCMPQ DX, $%d", c+1)
+			p("\tJEQ done")
+		}
+	}
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+func transpose16(masked bool) {
+	// Rows r0..r15 -> Z0..Z15.
+	for r := 0; r < 16; r++ {
+		addr := strings.Replace(aRow(r%4), "R8", []string{"R8", "R9", "R10", "R11"}[r/4], 1)
+		if masked {
+			p("\tVMOVUPS.Z %s, K1, Z%d", addr, r)
+		} else {
+			p("\tVMOVUPS %s, Z%d", addr, r)
+		}
+	}
+	// t(2q) = lo32(r2q, r2q+1), t(2q+1) = hi32(...) -> Z16+.
+	for q := 0; q < 8; q++ {
+		p("\tVUNPCKLPS Z%d, Z%d, Z%d", 2*q+1, 2*q, 16+2*q)
+		p("\tVUNPCKHPS Z%d, Z%d, Z%d", 2*q+1, 2*q, 17+2*q)
+	}
+	// u(4g+e): rows 4g..4g+3 of columns e, e+4, e+8, e+12 (one per 128-bit lane) -> Z0+.
+	for g := 0; g < 4; g++ {
+		t := 16 + 4*g
+		p("\tVUNPCKLPD Z%d, Z%d, Z%d", t+2, t, 4*g)
+		p("\tVUNPCKHPD Z%d, Z%d, Z%d", t+2, t, 4*g+1)
+		p("\tVUNPCKLPD Z%d, Z%d, Z%d", t+3, t+1, 4*g+2)
+		p("\tVUNPCKHPD Z%d, Z%d, Z%d", t+3, t+1, 4*g+3)
+	}
+	// Lane shuffles: A/B from groups 0,1 and C/D from groups 2,3 -> Z16+4e..; then columns.
+	for e := 0; e < 4; e++ {
+		o := 16 + 4*e
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 4+e, e, o)
+		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 4+e, e, o+1)
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d", 12+e, 8+e, o+2)
+		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 12+e, 8+e, o+3)
+	}
+	for e := 0; e < 4; e++ {
+		o := 16 + 4*e
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d", o+2, o, e)
+		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", o+2, o, e+8)
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d", o+3, o+1, e+4)
+		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", o+3, o+1, e+12)
 	}
 }

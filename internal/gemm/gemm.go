@@ -211,12 +211,24 @@ func (p *PackedB) MulA(transA bool, m int, a []float32, lda int, c []float32, ld
 func packedLen(n, k int) int { return (n + panelW - 1) / panelW * panelW * k }
 
 // packNT writes B^T (B stored [n×k]) into 32-column panels: dst[p*32*k + kk*32 + j] =
-// b[(32p+j)*ldb + kk], zero for 32p+j >= n.
+// b[(32p+j)*ldb + kk], zero for 32p+j >= n. Four rows of B at a time, so that every k writes 4
+// consecutive floats (twice as fast as one row at a time).
 func packNT(dst []float32, n, k int, b []float32, ldb int) {
-	for p0 := 0; p0 < n; p0 += panelW {
+	for p0 := packNTFast(dst, n, k, b, ldb); p0 < n; p0 += panelW {
 		d := dst[p0*k : (p0+panelW)*k]
 		w := min(panelW, n-p0)
-		for j := 0; j < w; j++ {
+		j := 0
+		for ; j+4 <= w; j += 4 {
+			r0 := b[(p0+j)*ldb : (p0+j)*ldb+k]
+			r1 := b[(p0+j+1)*ldb : (p0+j+1)*ldb+k]
+			r2 := b[(p0+j+2)*ldb : (p0+j+2)*ldb+k]
+			r3 := b[(p0+j+3)*ldb : (p0+j+3)*ldb+k]
+			for kk := range r0 {
+				o := d[kk*panelW+j : kk*panelW+j+4 : kk*panelW+j+4]
+				o[0], o[1], o[2], o[3] = r0[kk], r1[kk], r2[kk], r3[kk]
+			}
+		}
+		for ; j < w; j++ {
 			src := b[(p0+j)*ldb : (p0+j)*ldb+k]
 			for kk, v := range src {
 				d[kk*panelW+j] = v

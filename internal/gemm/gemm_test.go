@@ -315,3 +315,38 @@ func TestNoAllocs(t *testing.T) {
 		}
 	})
 }
+
+// packNT with the AVX-512 transposing copy must give exactly what the Go loop gives.
+func TestPackNT(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, n := range []int{1, 16, 31, 32, 33, 64, 100, 256} {
+			for _, k := range []int{1, 2, 15, 16, 17, 20, 32, 60, 61} {
+				for _, pad := range []int{0, 3} {
+					ldb := k + pad
+					b := alloc((n-1)*ldb + k)
+					randFill(rng, b)
+					got := make([]float32, packedLen(n, k))
+					for i := range got {
+						got[i] = sentinel
+					}
+					packNT(got, n, k, b, ldb)
+					for p0 := 0; p0 < n; p0 += panelW {
+						for kk := 0; kk < k; kk++ {
+							for j := 0; j < panelW; j++ {
+								var want float32
+								if p0+j < n {
+									want = b[(p0+j)*ldb+kk]
+								}
+								if g := got[p0*k+kk*panelW+j]; g != want {
+									t.Fatalf("n=%d k=%d ldb=%d: panel %d kk %d j %d = %v, want %v", n, k, ldb, p0/panelW, kk, j, g, want)
+								}
+							}
+						}
+					}
+					release()
+				}
+			}
+		}
+	})
+}

@@ -162,3 +162,25 @@ func run256(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int
 		putBuf(buf)
 	}
 }
+
+// packT16 transposes 16 rows of B (stride ldb bytes) × (16*kblocks + ktail) columns into
+// dst[kk*32 + 0..15] (kernels_amd64.s); tailmask = 1<<ktail - 1.
+func packT16(dst, src *float32, ldb uintptr, kblocks, ktail, tailmask int)
+
+// packNTFast packs the full 32-row panels of B^T with packT16 when the AVX-512 kernels are in
+// use and returns how many rows of B it packed (a multiple of 32).
+func packNTFast(dst []float32, n, k int, b []float32, ldb int) int {
+	if impl.Load() != implAVX512 || k == 0 {
+		return 0
+	}
+	full := n - n%panelW
+	kb, kt := k/16, k%16
+	for p0 := 0; p0 < full; p0 += panelW {
+		d := dst[p0*k : (p0+panelW)*k]
+		// Bounds: rows p0..p0+31 of B, k columns each (checked by the caller's checkMat).
+		_ = b[(p0+panelW-1)*ldb+k-1]
+		packT16(&d[0], &b[p0*ldb], uintptr(ldb*4), kb, kt, 1<<kt-1)
+		packT16(&d[16], &b[(p0+16)*ldb], uintptr(ldb*4), kb, kt, 1<<kt-1)
+	}
+	return full
+}

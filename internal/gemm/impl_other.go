@@ -11,3 +11,5 @@ func run512(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int
 func run256(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int, bias []float32, acc bool) {
 	panic("gemm: no AVX2 kernels in this build")
 }
+
+func packNTFast(dst []float32, n, k int, b []float32, ldb int) int { return 0 }
