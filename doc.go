@@ -1,0 +1,21 @@
+// Package grformer upscales images with GRFormer, a lightweight transformer
+// for single-image super-resolution (x2, x3, x4; Li, Deng, Cao, Liu,
+// ACM MM 2024), in pure Go.
+//
+//	m, err := grformer.Load("GRFormer_x4.safetensors") // or a BasicSR .pth
+//	out, err := m.UpscalePlanar(ctx, pix, h, w, grformer.Options{})
+//
+// # Map of the module
+//
+//	grformer (this package)  the library API: Load, Model, Upscale
+//	model                    the network, exact to the reference, by PyTorch key
+//	kernels                  numeric building blocks on float32 slices
+//	checkpoint               .pth (safe pickle subset) and safetensors I/O
+//	imageio                  image files to float planes and back, safely
+//	resize, metrics, eval    MATLAB-exact bicubic, PSNR/SSIM, benchmark runs
+//	cmd/grformer             the command: upscale, info, eval
+//
+// Dependencies point one way: kernels <- model <- grformer <- cmd. The
+// checkpoint, image and metrics packages depend on nothing of the model.
+// The library never prints or exits; it returns errors.
+package grformer

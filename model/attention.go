@@ -1,0 +1,230 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/grformer/grformer/checkpoint"
+	"github.com/grformer/grformer/kernels"
+)
+
+// esrpbHidden is the width of the ES-RPB MLP's hidden layer.
+const esrpbHidden = 128
+
+// maskValue is what the shift mask adds to the logits of token pairs from
+// different regions (spec, "Shift mask": -1e9, not -100).
+const maskValue = float32(-1e9)
+
+// ESRPBTable returns the ES-RPB input table for a wh x ww window (spec, GRSA
+// step 6): for dh in -(wh-1)..wh-1 (outer) and dw in -(ww-1)..ww-1 (inner),
+// the pair (f(3.2*dh/(wh-1)), f(3.2*dw/(ww-1))), f(t) = sign(t)(1-exp(-|t|)).
+// The result is [(2wh-1)*(2ww-1)][2], the layout of the reference's
+// relative_position_bias_table buffer [1, 2wh-1, 2ww-1, 2].
+func ESRPBTable(wh, ww int) []float32 {
+	f := func(d, w int) float32 {
+		t := float32(d) / float32(w-1) * 3.2
+		a := float32(1 - math.Exp(-math.Abs(float64(t))))
+		if t < 0 {
+			return -a
+		}
+		return a
+	}
+	out := make([]float32, 0, (2*wh-1)*(2*ww-1)*2)
+	for dh := -(wh - 1); dh <= wh-1; dh++ {
+		for dw := -(ww - 1); dw <= ww-1; dw++ {
+			out = append(out, f(dh, wh), f(dw, ww))
+		}
+	}
+	return out
+}
+
+// RelativePositionIndex returns the [n][n] table index (n = wh*ww) of token
+// pair (i, j): (hi-hj+wh-1)*(2ww-1) + (wi-wj+ww-1), the reference's
+// relative_position_index buffer.
+func RelativePositionIndex(wh, ww int) []int64 {
+	n := wh * ww
+	idx := make([]int64, n*n)
+	for i := range n {
+		hi, wi := i/ww, i%ww
+		for j := range n {
+			hj, wj := j/ww, j%ww
+			idx[i*n+j] = int64((hi-hj+wh-1)*(2*ww-1) + (wi - wj + ww - 1))
+		}
+	}
+	return idx
+}
+
+// ESRPBMLP runs the ES-RPB MLP, Linear(2 -> 128, bias), ReLU,
+// Linear(128 -> heads, no bias), on every table row: [rows][heads].
+func ESRPBMLP(table, w0, b0, w2 []float32, heads int) []float32 {
+	rows := len(table) / 2
+	hid := make([]float32, rows*esrpbHidden)
+	kernels.Linear(hid, esrpbHidden, table, 2, w0, b0, rows, 2, esrpbHidden)
+	for i, v := range hid {
+		hid[i] = max(v, 0)
+	}
+	out := make([]float32, rows*heads)
+	kernels.Linear(out, heads, hid, esrpbHidden, w2, nil, rows, esrpbHidden, heads)
+	return out
+}
+
+// ESRPBBias expands the MLP output [rows][heads] to the per-head bias
+// [heads][n][n] = 16*sigmoid(mlp[index[i][j]][head]).
+func ESRPBBias(mlpOut []float32, index []int64, heads, n int) []float32 {
+	bias := make([]float32, heads*n*n)
+	for h := range heads {
+		for ij, r := range index {
+			v := float64(mlpOut[int(r)*heads+h])
+			bias[h*n*n+ij] = float32(16 / (1 + math.Exp(-v)))
+		}
+	}
+	return bias
+}
+
+// pySlice resolves Python's slice(a, b) (nil b = None) on a length-l axis to
+// the half-open range [lo, hi), empty when lo >= hi.
+func pySlice(a int, b *int, l int) (lo, hi int) {
+	res := func(v int) int {
+		if v < 0 {
+			v += l
+		}
+		return min(max(v, 0), l)
+	}
+	lo, hi = res(a), l
+	if b != nil {
+		hi = res(*b)
+	}
+	return lo, hi
+}
+
+type maskKey struct{ hp, wp, wh, ww, sh, sw int }
+
+// maskLabels returns, for a shifted block on an hp x wp padded map, the
+// region label of every token in window order [nW][n] (spec, "Shift mask"):
+// tokens i, j of a window attend to each other only when their labels are
+// equal. The labels stand for the reference's [nW, n, n] mask of 0 / -1e9.
+func (m *Model) maskLabels(hp, wp int, b *block) []int32 {
+	k := maskKey{hp, wp, b.wh, b.ww, b.sh, b.sw}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.masks[k]; ok {
+		return l
+	}
+	l := shiftLabels(hp, wp, b.wh, b.ww, b.sh, b.sw)
+	m.masks[k] = l
+	return l
+}
+
+func shiftLabels(hp, wp, wh, ww, sh, sw int) []int32 {
+	img := make([]int32, hp*wp)
+	negWh, negSh, negWw, negSw := -wh, -sh, -ww, -sw
+	rows := [3][2]int{}
+	rows[0][0], rows[0][1] = pySlice(0, &negWh, hp)
+	rows[1][0], rows[1][1] = pySlice(-wh, &negSh, hp)
+	rows[2][0], rows[2][1] = pySlice(-sh, nil, hp)
+	cols := [3][2]int{}
+	cols[0][0], cols[0][1] = pySlice(0, &negWw, wp)
+	cols[1][0], cols[1][1] = pySlice(-ww, &negSw, wp)
+	cols[2][0], cols[2][1] = pySlice(-sw, nil, wp)
+	cnt := int32(0)
+	for _, r := range rows {
+		for _, c := range cols {
+			for y := r[0]; y < r[1]; y++ {
+				for x := c[0]; x < c[1]; x++ {
+					img[y*wp+x] = cnt
+				}
+			}
+			cnt++
+		}
+	}
+	// Partition the label map like the features: [nW][wh*ww].
+	out := make([]int32, hp*wp)
+	gw := wp / ww
+	for y := range hp {
+		for x := range wp {
+			win := (y/wh)*gw + x/ww
+			out[win*wh*ww+(y%wh)*ww+x%ww] = img[y*wp+x]
+		}
+	}
+	return out
+}
+
+// MaskFromLabels expands window labels [nW][n] into the reference's additive
+// mask [nW][n][n] (0 where labels agree, -1e9 elsewhere). For tests and
+// checkpoint export; the forward pass uses the labels directly.
+func MaskFromLabels(labels []int32, n int) []float32 {
+	nw := len(labels) / n
+	mask := make([]float32, nw*n*n)
+	for w := range nw {
+		l := labels[w*n : (w+1)*n]
+		for i := range n {
+			for j := range n {
+				if l[i] != l[j] {
+					mask[(w*n+i)*n+j] = maskValue
+				}
+			}
+		}
+	}
+	return mask
+}
+
+// ShiftMask returns the reference's attn_mask [nW][n][n] for a shifted block
+// with window (wh, ww) and shift (sh, sw) on an hp x wp padded input.
+func ShiftMask(hp, wp, wh, ww, sh, sw int) []float32 {
+	return MaskFromLabels(shiftLabels(hp, wp, wh, ww, sh, sw), wh*ww)
+}
+
+func checkTable(key string, t *checkpoint.Tensor, want []float32) error {
+	if t == nil {
+		return nil
+	}
+	for i, v := range want {
+		if d := math.Abs(float64(t.F32[i] - v)); d > 1e-6 || math.IsNaN(d) {
+			return fmt.Errorf("model: buffer %s differs from the computed table at %d: %g vs %g", key, i, t.F32[i], v)
+		}
+	}
+	return nil
+}
+
+func checkIndex(key string, t *checkpoint.Tensor, want []int64) error {
+	if t == nil {
+		return nil
+	}
+	for i, v := range want {
+		got := int64(0)
+		switch {
+		case t.I64 != nil:
+			got = t.I64[i]
+		case t.F32 != nil:
+			got = int64(t.F32[i])
+		}
+		if got != v {
+			return fmt.Errorf("model: buffer %s differs from the computed index at %d: %d vs %d", key, i, got, v)
+		}
+	}
+	return nil
+}
+
+func checkMask(key string, t *checkpoint.Tensor, size int, b *block) error {
+	if t.F32 == nil {
+		return fmt.Errorf("model: buffer %s has dtype %s, want float", key, t.DType)
+	}
+	n := b.wh * b.ww
+	labels := shiftLabels(size, size, b.wh, b.ww, b.sh, b.sw)
+	for w := 0; w < len(labels)/n; w++ {
+		l := labels[w*n : (w+1)*n]
+		for i := range n {
+			for j := range n {
+				got := t.F32[(w*n+i)*n+j]
+				want := float32(0)
+				if l[i] != l[j] {
+					want = maskValue
+				}
+				if got != want {
+					return fmt.Errorf("model: buffer %s differs from the computed shift mask at [%d,%d,%d]: %g vs %g", key, w, i, j, got, want)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+
+	"github.com/grformer/grformer/checkpoint"
+)
+
+var (
+	reBlock = regexp.MustCompile(`^layers\.(\d+)\.blocks\.(\d+)\.`)
+	reLayer = regexp.MustCompile(`^layers\.(\d+)\.`)
+)
+
+// ConfigFrom derives the configuration from a state dict's key names and
+// shapes (spec, "Checkpoint format"): embed dim from conv_first, groups and
+// depths from the layers.g.blocks.b keys, heads from logit_scale, the MLP
+// ratio from fc1, the scale from upsample.0, the window from the first
+// block's relative_position_bias_table when present (else [8, 32]) and the
+// training size from a stored attn_mask when present (else 64).
+func ConfigFrom(sd checkpoint.StateDict) (Config, error) {
+	cfg := Light(4)
+	cf, ok := sd["conv_first.weight"]
+	if !ok {
+		return cfg, fmt.Errorf("model: no conv_first.weight: not a GRFormer checkpoint (%d keys, e.g. %s)", len(sd), someKeys(sd))
+	}
+	if len(cf.Shape) != 4 || cf.Shape[2] != 3 || cf.Shape[3] != 3 {
+		return cfg, fmt.Errorf("model: conv_first.weight has shape %v, want [C, 3, 3, 3]", cf.Shape)
+	}
+	cfg.EmbedDim, cfg.InChans = cf.Shape[0], cf.Shape[1]
+
+	depth := map[int]int{}
+	groups := 0
+	for k := range sd {
+		if m := reLayer.FindStringSubmatch(k); m != nil {
+			g, _ := strconv.Atoi(m[1])
+			groups = max(groups, g+1)
+		}
+		if m := reBlock.FindStringSubmatch(k); m != nil {
+			g, _ := strconv.Atoi(m[1])
+			b, _ := strconv.Atoi(m[2])
+			depth[g] = max(depth[g], b+1)
+		}
+	}
+	if groups == 0 {
+		return cfg, fmt.Errorf("model: no layers.* keys: not a GRFormer checkpoint")
+	}
+	cfg.Depths = make([]int, groups)
+	cfg.NumHeads = make([]int, groups)
+	for g := range groups {
+		cfg.Depths[g] = depth[g]
+		if depth[g] == 0 {
+			return cfg, fmt.Errorf("model: group %d has no blocks", g)
+		}
+		k := fmt.Sprintf("layers.%d.blocks.0.attn.logit_scale", g)
+		t, ok := sd[k]
+		if !ok {
+			return cfg, fmt.Errorf("model: missing key %s (not a GRFormer checkpoint?)", k)
+		}
+		if len(t.Shape) != 3 || t.Shape[1] != 1 || t.Shape[2] != 1 {
+			return cfg, fmt.Errorf("model: %s has shape %v, want [heads, 1, 1]", k, t.Shape)
+		}
+		cfg.NumHeads[g] = t.Shape[0]
+	}
+	k := "layers.0.blocks.0.mlp.fc1.weight"
+	if t, ok := sd[k]; ok && len(t.Shape) == 2 && cfg.EmbedDim > 0 {
+		cfg.MLPRatio = float64(t.Shape[0]) / float64(cfg.EmbedDim)
+	} else {
+		return cfg, fmt.Errorf("model: missing or malformed key %s", k)
+	}
+	k = "upsample.0.weight"
+	if t, ok := sd[k]; ok && len(t.Shape) == 4 && cfg.InChans > 0 {
+		s := int(math.Round(math.Sqrt(float64(t.Shape[0]) / float64(cfg.InChans))))
+		if s*s*cfg.InChans != t.Shape[0] {
+			return cfg, fmt.Errorf("model: %s has %d output channels, not in_chans*s*s for any scale s", k, t.Shape[0])
+		}
+		cfg.Scale = s
+	} else {
+		return cfg, fmt.Errorf("model: missing or malformed key %s (only the pixelshuffledirect upsampler is supported)", k)
+	}
+	k = "layers.0.blocks.0.attn.relative_position_bias_table"
+	if t, ok := sd[k]; ok {
+		if len(t.Shape) != 4 || t.Shape[1]%2 != 1 || t.Shape[2]%2 != 1 {
+			return cfg, fmt.Errorf("model: %s has shape %v, want [1, 2Wh-1, 2Ww-1, 2]", k, t.Shape)
+		}
+		cfg.Window = [2]int{(t.Shape[1] + 1) / 2, (t.Shape[2] + 1) / 2}
+	}
+	cfg.ImgSize = 64
+	for g := range groups {
+		if cfg.Depths[g] < 2 {
+			continue
+		}
+		k := fmt.Sprintf("layers.%d.blocks.1.attn_mask", g)
+		if t, ok := sd[k]; ok && len(t.Shape) == 3 {
+			wa := cfg.Window[0] * cfg.Window[1]
+			s := int(math.Round(math.Sqrt(float64(t.Shape[0] * wa))))
+			if s*s == t.Shape[0]*wa {
+				cfg.ImgSize = s
+			}
+		}
+		break
+	}
+	return cfg, cfg.Validate()
+}
+
+func someKeys(sd checkpoint.StateDict) string {
+	ks := make([]string, 0, len(sd))
+	for k := range sd {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	if len(ks) > 3 {
+		ks = ks[:3]
+	}
+	return fmt.Sprint(ks)
+}
+
+// loader takes parameters out of a state dict by PyTorch key, checking shapes
+// and remembering what was used.
+type loader struct {
+	sd   checkpoint.StateDict
+	used map[string]bool
+	err  error
+}
+
+func (l *loader) take(key string, shape ...int) []float32 {
+	if l.err != nil {
+		return nil
+	}
+	t, ok := l.sd[key]
+	if !ok {
+		l.err = fmt.Errorf("model: missing key %s (want shape %v)", key, shape)
+		return nil
+	}
+	l.used[key] = true
+	if !slices.Equal(t.Shape, shape) {
+		l.err = fmt.Errorf("model: key %s has shape %v in the checkpoint, the model wants %v", key, t.Shape, shape)
+		return nil
+	}
+	if t.F32 == nil {
+		l.err = fmt.Errorf("model: key %s has dtype %s, want a floating-point tensor", key, t.DType)
+		return nil
+	}
+	return t.F32
+}
+
+// buffer marks an optional derivable buffer as used and returns it (nil if
+// absent), checking its shape.
+func (l *loader) buffer(key string, shape ...int) *checkpoint.Tensor {
+	if l.err != nil {
+		return nil
+	}
+	t, ok := l.sd[key]
+	if !ok {
+		return nil
+	}
+	l.used[key] = true
+	if !slices.Equal(t.Shape, shape) {
+		l.err = fmt.Errorf("model: buffer %s has shape %v in the checkpoint, the model wants %v", key, t.Shape, shape)
+		return nil
+	}
+	return t
+}
+
+func (l *loader) unexpected() error {
+	var extra []string
+	for k := range l.sd {
+		if !l.used[k] {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	sort.Strings(extra)
+	more := ""
+	if len(extra) > 5 {
+		more = fmt.Sprintf(" and %d more", len(extra)-5)
+		extra = extra[:5]
+	}
+	return fmt.Errorf("model: unexpected keys in the checkpoint: %v%s (shape of the first: %v)", extra, more, l.sd[extra[0]].Shape)
+}
