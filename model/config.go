@@ -123,8 +123,8 @@ func (c Config) NumParams() int {
 			C*hid + C // fc2
 		n += d*blk + C*C*9 + C // blocks + group conv
 	}
-	n += 2 * C            // norm
-	n += C*C*9 + C        // conv_after_body
+	n += 2 * C     // norm
+	n += C*C*9 + C // conv_after_body
 	out := c.InChans * c.Scale * c.Scale
 	n += out*C*9 + out // upsample.0
 	return n
