@@ -1,0 +1,517 @@
+package imageio
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// DefaultJPEGQuality is the JPEG quality used when EncodeOptions.Quality is 0.
+const DefaultJPEGQuality = 90
+
+// EncodeOptions controls Encode and WriteFile.
+type EncodeOptions struct {
+	// Format is "png" or "jpeg" ("jpg" is accepted too). Empty means: from
+	// the file name's extension in WriteFile, "png" in Encode.
+	Format string
+
+	// Quality is the JPEG quality, 1..100; 0 means DefaultJPEGQuality.
+	Quality int
+
+	// Depth overrides img.Depth for PNG output when 8 or 16. JPEG is
+	// always 8-bit.
+	Depth int
+
+	// Compression is the PNG zlib effort (png.DefaultCompression,
+	// png.BestSpeed, ...).
+	Compression png.CompressionLevel
+
+	// Background is the colour a JPEG is composited over when the image
+	// has alpha (JPEG has none). Nil means white.
+	Background color.Color
+}
+
+func normFormat(f string) (string, error) {
+	switch strings.ToLower(f) {
+	case "png":
+		return "png", nil
+	case "jpeg", "jpg":
+		return "jpeg", nil
+	}
+	return "", fmt.Errorf("unsupported output format %q (want png or jpeg)", f)
+}
+
+// FormatFromExt returns the output format for a file name by its extension:
+// "png" for .png, "jpeg" for .jpg, .jpeg and .jpe, and an error otherwise.
+func FormatFromExt(path string) (string, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".png":
+		return "png", nil
+	case ".jpg", ".jpeg", ".jpe":
+		return "jpeg", nil
+	}
+	return "", fmt.Errorf("cannot tell the output format from the name %q (use .png, .jpg or set the format)", filepath.Base(path))
+}
+
+// Encode writes img to w as PNG or JPEG (opt.Format, default PNG).
+//
+// PNG: the colour type follows the image, gray (type 0), gray+alpha (4),
+// RGB (2) or RGBA (6), with 16-bit samples when the depth (opt.Depth, else
+// img.Depth) is 16 and 8-bit samples otherwise; alpha stays straight; the
+// ICC profile is written as an iCCP chunk. JPEG: gray images are written as
+// one-component JPEGs; alpha is composited over opt.Background; the ICC
+// profile is written as APP2 ICC_PROFILE segments right after SOI.
+// Neither format gets an orientation tag: the pixels are upright.
+//
+// Samples are clamped to [0,1] (NaN to 0) and rounded half away from zero
+// to the target depth, floor(x*(2^bits-1) + 0.5).
+func Encode(w io.Writer, img *Image, opt EncodeOptions) error {
+	if err := encode(w, img, opt); err != nil {
+		return fmt.Errorf("imageio: %w", err)
+	}
+	return nil
+}
+
+func encode(w io.Writer, img *Image, opt EncodeOptions) error {
+	if err := img.validate(); err != nil {
+		return err
+	}
+	f := opt.Format
+	if f == "" {
+		f = "png"
+	}
+	f, err := normFormat(f)
+	if err != nil {
+		return err
+	}
+	if f == "jpeg" {
+		return encodeJPEG(w, img, opt)
+	}
+	return encodePNG(w, img, opt)
+}
+
+// WriteFile encodes img into the file at path, replacing it atomically.
+// The format is opt.Format or, if empty, follows the extension (see
+// FormatFromExt).
+//
+// The data goes to a temporary file in the same directory, named
+// ".NAME.tmp-RANDOM" and created with mode 0666 before umask (or the mode
+// of the file it replaces); it is synced and renamed over path only when
+// everything succeeded. On any error the temporary file is removed and
+// path is untouched, so no partial output is ever visible under path.
+func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("imageio: %s: %w", path, err)
+		}
+	}()
+	if err := img.validate(); err != nil {
+		return err
+	}
+	if opt.Format == "" {
+		if opt.Format, err = FormatFromExt(path); err != nil {
+			return err
+		}
+	}
+	if opt.Format, err = normFormat(opt.Format); err != nil {
+		return err
+	}
+	if opt.Format == "jpeg" {
+		if err := checkJPEG(img, opt); err != nil {
+			return err
+		}
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	perm, keepMode := os.FileMode(0o666), false
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return errors.New("exists and is not a regular file")
+		}
+		perm, keepMode = st.Mode().Perm(), true
+	}
+	var tmp *os.File
+	for range 100 {
+		name := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(rand.Uint64()%1e12, 36))
+		tmp, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	if keepMode {
+		// Preserve the replaced file's mode (OpenFile applied the umask).
+		if err := tmp.Chmod(perm); err != nil {
+			return err
+		}
+	}
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := encode(bw, img, opt); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if testHookBeforeRename != nil {
+		if err := testHookBeforeRename(tmpName); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return err
+	}
+	// Make the rename durable; not every system can sync a directory.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// testHookBeforeRename, set by tests, can fail WriteFile at its last step.
+var testHookBeforeRename func(tmpName string) error
+
+// ---- PNG ----
+
+// writeChunk writes one PNG chunk with its length and CRC.
+func writeChunk(w io.Writer, typ string, data []byte) error {
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(len(data)))
+	copy(b[4:], typ)
+	crc := crc32.NewIEEE()
+	crc.Write(b[4:8])
+	crc.Write(data)
+	if _, err := w.Write(b[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return err
+	}
+	binary.BigEndian.PutUint32(b[:4], crc.Sum32())
+	_, err := w.Write(b[:4])
+	return err
+}
+
+// iccpChunk builds the payload of an iCCP chunk for profile icc.
+func iccpChunk(icc []byte) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("ICC profile\x00\x00") // name, NUL, compression method 0
+	zw := zlib.NewWriter(&b)
+	if _, err := zw.Write(icc); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// idatWriter turns every Write into one IDAT chunk.
+type idatWriter struct{ w io.Writer }
+
+func (c idatWriter) Write(p []byte) (int, error) {
+	if err := writeChunk(c.w, "IDAT", p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func zlibLevel(l png.CompressionLevel) int {
+	switch l {
+	case png.NoCompression:
+		return zlib.NoCompression
+	case png.BestSpeed:
+		return zlib.BestSpeed
+	case png.BestCompression:
+		return zlib.BestCompression
+	}
+	return zlib.DefaultCompression
+}
+
+func encodePNG(w io.Writer, img *Image, opt EncodeOptions) error {
+	depth := img.Depth
+	if opt.Depth == 8 || opt.Depth == 16 {
+		depth = opt.Depth
+	}
+	bps := 1 // bytes per sample
+	if depth == 16 {
+		bps = 2
+	} else {
+		depth = 8
+	}
+	var ct byte // PNG colour type
+	planes := [][]float32{}
+	n := img.W * img.H
+	for c := 0; c < img.Channels(); c++ {
+		planes = append(planes, img.Pix[c*n:(c+1)*n])
+	}
+	switch {
+	case img.Gray && img.Alpha == nil:
+		ct = 0
+	case img.Gray:
+		ct = 4
+	case img.Alpha == nil:
+		ct = 2
+	default:
+		ct = 6
+	}
+	if img.Alpha != nil {
+		planes = append(planes, img.Alpha)
+	}
+	if _, err := io.WriteString(w, "\x89PNG\r\n\x1a\n"); err != nil {
+		return err
+	}
+	var ihdr [13]byte
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(img.W))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(img.H))
+	ihdr[8], ihdr[9] = byte(depth), ct // compression, filter, interlace: 0
+	if err := writeChunk(w, "IHDR", ihdr[:]); err != nil {
+		return err
+	}
+	if len(img.ICC) > 0 {
+		data, err := iccpChunk(img.ICC)
+		if err != nil {
+			return err
+		}
+		if err := writeChunk(w, "iCCP", data); err != nil {
+			return err
+		}
+	}
+	level := zlibLevel(opt.Compression)
+	bw := bufio.NewWriterSize(idatWriter{w}, 1<<18)
+	zw, err := zlib.NewWriterLevel(bw, level)
+	if err != nil {
+		return err
+	}
+	bpp := len(planes) * bps // bytes per pixel
+	rowLen := bpp * img.W
+	// cur and prev hold the raw rows; cand[f] the row filtered with f.
+	cur, prev := make([]byte, rowLen), make([]byte, rowLen)
+	var cand [5][]byte
+	for f := range cand {
+		cand[f] = make([]byte, rowLen+1)
+		cand[f][0] = byte(f)
+	}
+	for y := 0; y < img.H; y++ {
+		off := y * img.W
+		for c, p := range planes {
+			row := p[off : off+img.W]
+			if bps == 1 {
+				for x, v := range row {
+					cur[x*bpp+c] = to8(v)
+				}
+			} else {
+				for x, v := range row {
+					q := to16(v)
+					cur[x*bpp+2*c], cur[x*bpp+2*c+1] = uint8(q>>8), uint8(q)
+				}
+			}
+		}
+		best := cand[0]
+		copy(best[1:], cur)
+		if level != zlib.NoCompression {
+			best = filterRow(&cand, cur, prev, bpp)
+		}
+		if _, err := zw.Write(best); err != nil {
+			return err
+		}
+		cur, prev = prev, cur
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return writeChunk(w, "IEND", nil)
+}
+
+// filterRow fills cand with the row filtered by each PNG filter and returns
+// the one with the least sum of absolute (signed) bytes, the usual
+// heuristic.
+func filterRow(cand *[5][]byte, cur, prev []byte, bpp int) []byte {
+	n := len(cur)
+	none, sub, up, avg, paeth := cand[0][1:], cand[1][1:], cand[2][1:], cand[3][1:], cand[4][1:]
+	copy(none, cur)
+	for i := 0; i < n; i++ {
+		var a, c byte
+		if i >= bpp {
+			a, c = cur[i-bpp], prev[i-bpp]
+		}
+		b := prev[i]
+		x := cur[i]
+		sub[i] = x - a
+		up[i] = x - b
+		avg[i] = x - byte((int(a)+int(b))/2)
+		paeth[i] = x - paethPredictor(a, b, c)
+	}
+	bestF, bestSum := 0, -1
+	for f := range cand {
+		sum := 0
+		for _, v := range cand[f][1:] {
+			sum += absInt8(v)
+		}
+		if bestSum < 0 || sum < bestSum {
+			bestF, bestSum = f, sum
+		}
+	}
+	return cand[bestF]
+}
+
+func absInt8(v byte) int {
+	if v < 128 {
+		return int(v)
+	}
+	return 256 - int(v)
+}
+
+func paethPredictor(a, b, c byte) byte {
+	p := int(a) + int(b) - int(c)
+	pa, pb, pc := p-int(a), p-int(b), p-int(c)
+	if pa < 0 {
+		pa = -pa
+	}
+	if pb < 0 {
+		pb = -pb
+	}
+	if pc < 0 {
+		pc = -pc
+	}
+	if pa <= pb && pa <= pc {
+		return a
+	}
+	if pb <= pc {
+		return b
+	}
+	return c
+}
+
+// ---- JPEG ----
+
+// maxJPEGICCPiece is the profile bytes one APP2 segment can carry: 65535
+// minus the length field (2), the magic (12) and sequence/count (2).
+const maxJPEGICCPiece = 65535 - 2 - len(iccMagic) - 2
+
+func checkJPEG(img *Image, opt EncodeOptions) error {
+	if opt.Quality < 0 || opt.Quality > 100 {
+		return fmt.Errorf("JPEG quality %d out of range 1..100", opt.Quality)
+	}
+	if len(img.ICC) > 255*maxJPEGICCPiece {
+		return fmt.Errorf("ICC profile of %d bytes too large for JPEG", len(img.ICC))
+	}
+	if img.W > 65535 || img.H > 65535 {
+		return fmt.Errorf("image %dx%d too large for JPEG (max 65535)", img.W, img.H)
+	}
+	return nil
+}
+
+// skipSOI drops the first two bytes (the SOI marker) written through it.
+type skipSOI struct {
+	w    io.Writer
+	skip int
+}
+
+func (s *skipSOI) Write(p []byte) (int, error) {
+	n := 0
+	if s.skip > 0 {
+		k := min(s.skip, len(p))
+		s.skip -= k
+		p, n = p[k:], k
+	}
+	m, err := s.w.Write(p)
+	return n + m, err
+}
+
+func encodeJPEG(w io.Writer, img *Image, opt EncodeOptions) error {
+	if err := checkJPEG(img, opt); err != nil {
+		return err
+	}
+	q := opt.Quality
+	if q == 0 {
+		q = DefaultJPEGQuality
+	}
+	bg := [4]float32{1, 1, 1, 1}
+	if opt.Background != nil {
+		bg = straight(opt.Background)
+	}
+	n := img.W * img.H
+	flat := func(c int, i int) float32 {
+		v := img.Pix[c*n+i]
+		if img.Alpha == nil {
+			return v
+		}
+		a := img.Alpha[i]
+		if !(a > 0) {
+			a = 0
+		} else if a > 1 {
+			a = 1
+		}
+		return v*a + bg[c]*(1-a)
+	}
+	r := image.Rect(0, 0, img.W, img.H)
+	var m image.Image
+	if img.Gray {
+		g := image.NewGray(r)
+		for i := range g.Pix {
+			g.Pix[i] = to8(flat(0, i))
+		}
+		m = g
+	} else {
+		c := image.NewRGBA(r)
+		for i := 0; i < n; i++ {
+			p := c.Pix[4*i : 4*i+4 : 4*i+4]
+			p[0], p[1], p[2], p[3] = to8(flat(0, i)), to8(flat(1, i)), to8(flat(2, i)), 255
+		}
+		m = c
+	}
+	if _, err := w.Write([]byte{0xff, 0xd8}); err != nil {
+		return err
+	}
+	if len(img.ICC) > 0 {
+		count := (len(img.ICC) + maxJPEGICCPiece - 1) / maxJPEGICCPiece
+		for i := 0; i < count; i++ {
+			piece := img.ICC[i*maxJPEGICCPiece : min((i+1)*maxJPEGICCPiece, len(img.ICC))]
+			seg := make([]byte, 0, 4+len(iccMagic)+2+len(piece))
+			l := 2 + len(iccMagic) + 2 + len(piece)
+			seg = append(seg, 0xff, 0xe2, byte(l>>8), byte(l))
+			seg = append(seg, iccMagic...)
+			seg = append(seg, byte(i+1), byte(count))
+			seg = append(seg, piece...)
+			if _, err := w.Write(seg); err != nil {
+				return err
+			}
+		}
+	}
+	return jpeg.Encode(&skipSOI{w: w, skip: 2}, m, &jpeg.Options{Quality: q})
+}

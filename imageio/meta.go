@@ -1,0 +1,388 @@
+package imageio
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"sort"
+)
+
+// maxICC bounds the size of an ICC profile read from a file. Real profiles
+// are well under a megabyte; the bound keeps a compressed iCCP chunk from
+// expanding without limit.
+const maxICC = 32 << 20
+
+// meta is what the metadata readers find besides the pixels.
+type meta struct {
+	gray        bool // the file stores gray samples (PNG colour types 0 and 4)
+	icc         []byte
+	orientation int // EXIF/TIFF orientation 1..8, 0 if none
+	warnings    []string
+}
+
+func (m *meta) warnf(format string, args ...any) {
+	m.warnings = append(m.warnings, fmt.Sprintf(format, args...))
+}
+
+// pngMeta reads the chunks before the first IDAT: the colour type from IHDR
+// and the ICC profile from iCCP. Problems only produce warnings: the pixel
+// decoder judges whether the file is valid.
+func pngMeta(sr *io.SectionReader, m *meta) {
+	r := bufio.NewReader(io.NewSectionReader(sr, 0, sr.Size()))
+	if _, err := r.Discard(8); err != nil {
+		return
+	}
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[:4])
+		typ := string(hdr[4:8])
+		if n > 0x7fffffff {
+			return
+		}
+		switch typ {
+		case "IDAT", "IEND":
+			return
+		case "IHDR", "iCCP":
+			if typ == "iCCP" && n > maxICC {
+				m.warnf("png: iCCP chunk of %d bytes too large, ICC profile ignored", n)
+				if _, err := r.Discard(int(n) + 4); err != nil {
+					return
+				}
+				continue
+			}
+			data := make([]byte, int(n)+4)
+			if _, err := io.ReadFull(r, data); err != nil {
+				return
+			}
+			crc := crc32.NewIEEE()
+			crc.Write(hdr[4:8])
+			crc.Write(data[:n])
+			if crc.Sum32() != binary.BigEndian.Uint32(data[n:]) {
+				return // the decoder reports the bad checksum
+			}
+			data = data[:n]
+			if typ == "IHDR" {
+				if n >= 10 {
+					ct := data[9]
+					m.gray = ct == 0 || ct == 4
+				}
+				continue
+			}
+			if m.icc != nil {
+				continue // only the first iCCP counts
+			}
+			icc, err := parseICCP(data)
+			if err != nil {
+				m.warnf("png: ICC profile ignored: %v", err)
+				continue
+			}
+			m.icc = icc
+		default:
+			if _, err := r.Discard(int(n) + 4); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// parseICCP decodes the payload of an iCCP chunk: a 1-79 byte profile name,
+// a NUL, the compression method (0, zlib) and the compressed profile.
+func parseICCP(data []byte) ([]byte, error) {
+	i := bytes.IndexByte(data, 0)
+	if i < 1 || i > 79 {
+		return nil, errors.New("bad profile name")
+	}
+	if len(data) < i+2 || data[i+1] != 0 {
+		return nil, errors.New("unknown compression method")
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(data[i+2:]))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	icc, err := io.ReadAll(io.LimitReader(zr, maxICC+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(icc) > maxICC {
+		return nil, fmt.Errorf("profile larger than %d bytes", maxICC)
+	}
+	if len(icc) == 0 {
+		return nil, errors.New("empty profile")
+	}
+	return icc, nil
+}
+
+// iccMagic starts the payload of a JPEG APP2 segment that carries a piece of
+// an ICC profile; the next two bytes are the 1-based sequence number and the
+// count of pieces.
+const iccMagic = "ICC_PROFILE\x00"
+
+// exifMagic starts the payload of a JPEG APP1 segment holding Exif data,
+// followed by a TIFF header.
+const exifMagic = "Exif\x00\x00"
+
+// jpegMeta reads the marker segments before the first SOS: EXIF orientation
+// from APP1 and the ICC profile from APP2 segments.
+func jpegMeta(sr *io.SectionReader, m *meta) {
+	r := bufio.NewReader(io.NewSectionReader(sr, 0, sr.Size()))
+	var soi [2]byte
+	if _, err := io.ReadFull(r, soi[:]); err != nil || soi != [2]byte{0xff, 0xd8} {
+		return
+	}
+	type piece struct {
+		seq, count byte
+		data       []byte
+	}
+	var pieces []piece
+	iccBytes := 0
+	exifSeen := false
+	for {
+		// Find the next marker, skipping garbage and fill bytes.
+		c, err := r.ReadByte()
+		if err != nil {
+			break
+		}
+		if c != 0xff {
+			continue
+		}
+		for c == 0xff {
+			if c, err = r.ReadByte(); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		marker := c
+		if marker == 0x00 || marker == 0x01 || marker == 0xd8 || (marker >= 0xd0 && marker <= 0xd7) {
+			continue // no length field
+		}
+		if marker == 0xda || marker == 0xd9 { // SOS or EOI
+			break
+		}
+		var l [2]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			break
+		}
+		n := int(binary.BigEndian.Uint16(l[:])) - 2
+		if n < 0 {
+			break
+		}
+		want := (marker == 0xe1 && !exifSeen) || marker == 0xe2
+		if !want {
+			if _, err := r.Discard(n); err != nil {
+				break
+			}
+			continue
+		}
+		data := make([]byte, n)
+		if _, err := io.ReadFull(r, data); err != nil {
+			break
+		}
+		switch {
+		case marker == 0xe1 && bytes.HasPrefix(data, []byte(exifMagic)):
+			exifSeen = true
+			o, err := exifOrientation(data[len(exifMagic):])
+			if err != nil {
+				m.warnf("jpeg: EXIF orientation ignored: %v", err)
+				continue
+			}
+			m.orientation = o
+		case marker == 0xe2 && bytes.HasPrefix(data, []byte(iccMagic)) && len(data) >= len(iccMagic)+2:
+			d := data[len(iccMagic):]
+			pieces = append(pieces, piece{d[0], d[1], d[2:]})
+			iccBytes += len(d) - 2
+		}
+	}
+	if len(pieces) == 0 {
+		return
+	}
+	sort.SliceStable(pieces, func(i, j int) bool { return pieces[i].seq < pieces[j].seq })
+	count := int(pieces[0].count)
+	ok := count == len(pieces)
+	for i, p := range pieces {
+		if int(p.count) != count || int(p.seq) != i+1 {
+			ok = false
+		}
+	}
+	if !ok {
+		m.warnf("jpeg: ICC profile ignored: %d APP2 pieces do not form a complete sequence", len(pieces))
+		return
+	}
+	icc := make([]byte, 0, iccBytes)
+	for _, p := range pieces {
+		icc = append(icc, p.data...)
+	}
+	if len(icc) == 0 {
+		m.warnf("jpeg: ICC profile ignored: empty")
+		return
+	}
+	m.icc = icc
+}
+
+// TIFF tags read from IFD0.
+const (
+	tagOrientation = 274
+	tagICC         = 34675
+)
+
+type ifdEntry struct {
+	typ   uint16
+	count uint32
+	val   [4]byte
+}
+
+// readIFD0 parses a TIFF header at offset 0 of ra and returns the byte
+// order and the entries of the first IFD whose tags are in want.
+func readIFD0(ra io.ReaderAt, want ...uint16) (binary.ByteOrder, map[uint16]ifdEntry, error) {
+	var h [8]byte
+	if _, err := ra.ReadAt(h[:], 0); err != nil {
+		return nil, nil, errors.New("short TIFF header")
+	}
+	var bo binary.ByteOrder
+	switch string(h[:4]) {
+	case "II*\x00":
+		bo = binary.LittleEndian
+	case "MM\x00*":
+		bo = binary.BigEndian
+	default:
+		return nil, nil, errors.New("bad TIFF header")
+	}
+	off := int64(bo.Uint32(h[4:]))
+	var c [2]byte
+	if _, err := ra.ReadAt(c[:], off); err != nil {
+		return nil, nil, errors.New("IFD0 out of range")
+	}
+	n := int(bo.Uint16(c[:]))
+	buf := make([]byte, 12*n)
+	if _, err := ra.ReadAt(buf, off+2); err != nil {
+		return nil, nil, errors.New("IFD0 truncated")
+	}
+	entries := make(map[uint16]ifdEntry)
+	for i := 0; i < n; i++ {
+		e := buf[12*i : 12*i+12]
+		tag := bo.Uint16(e)
+		for _, t := range want {
+			if t == tag {
+				var v ifdEntry
+				v.typ, v.count = bo.Uint16(e[2:]), bo.Uint32(e[4:])
+				copy(v.val[:], e[8:12])
+				if _, dup := entries[tag]; !dup {
+					entries[tag] = v
+				}
+			}
+		}
+	}
+	return bo, entries, nil
+}
+
+// orientationOf returns the orientation in entries, 0 if absent.
+func orientationOf(bo binary.ByteOrder, entries map[uint16]ifdEntry) (int, error) {
+	e, ok := entries[tagOrientation]
+	if !ok {
+		return 0, nil
+	}
+	var o int
+	switch {
+	case e.typ == 3 && e.count >= 1: // SHORT
+		o = int(bo.Uint16(e.val[:]))
+	case e.typ == 4 && e.count >= 1: // LONG
+		o = int(bo.Uint32(e.val[:]))
+	default:
+		return 0, fmt.Errorf("orientation tag of type %d", e.typ)
+	}
+	if o < 1 || o > 8 {
+		return 0, fmt.Errorf("invalid orientation %d", o)
+	}
+	return o, nil
+}
+
+// exifOrientation returns the orientation tag (1..8) of Exif data that starts
+// with a TIFF header, or 0 when the tag is absent.
+func exifOrientation(tiff []byte) (int, error) {
+	bo, entries, err := readIFD0(bytes.NewReader(tiff), tagOrientation)
+	if err != nil {
+		return 0, err
+	}
+	return orientationOf(bo, entries)
+}
+
+// tiffMeta reads orientation and ICC profile from IFD0 of a TIFF file.
+func tiffMeta(sr *io.SectionReader, m *meta) {
+	bo, entries, err := readIFD0(sr, tagOrientation, tagICC)
+	if err != nil {
+		return // the decoder reports it
+	}
+	o, err := orientationOf(bo, entries)
+	if err != nil {
+		m.warnf("tiff: orientation ignored: %v", err)
+	}
+	m.orientation = o
+	e, ok := entries[tagICC]
+	if !ok {
+		return
+	}
+	if e.typ != 1 && e.typ != 7 { // BYTE or UNDEFINED
+		m.warnf("tiff: ICC profile ignored: tag of type %d", e.typ)
+		return
+	}
+	if e.count == 0 || e.count > maxICC {
+		m.warnf("tiff: ICC profile ignored: %d bytes", e.count)
+		return
+	}
+	at := int64(bo.Uint32(e.val[:]))
+	if e.count > 4 && at+int64(e.count) > sr.Size() {
+		m.warnf("tiff: ICC profile ignored: out of range")
+		return
+	}
+	icc := make([]byte, e.count)
+	if e.count <= 4 {
+		copy(icc, e.val[:])
+	} else if _, err := sr.ReadAt(icc, at); err != nil {
+		m.warnf("tiff: ICC profile ignored: %v", err)
+		return
+	}
+	m.icc = icc
+}
+
+// webpMeta reads the ICCP chunk of an extended (VP8X) WebP file.
+func webpMeta(sr *io.SectionReader, m *meta) {
+	var h [12]byte
+	if _, err := sr.ReadAt(h[:], 0); err != nil {
+		return
+	}
+	off := int64(12)
+	for {
+		var c [8]byte
+		if _, err := sr.ReadAt(c[:], off); err != nil {
+			return
+		}
+		n := int64(binary.LittleEndian.Uint32(c[4:]))
+		switch string(c[:4]) {
+		case "VP8 ", "VP8L", "ALPH", "ANIM", "ANMF":
+			return // ICCP comes before the image data
+		case "ICCP":
+			if n == 0 || n > maxICC || off+8+n > sr.Size() {
+				m.warnf("webp: ICC profile of %d bytes ignored", n)
+				return
+			}
+			icc := make([]byte, n)
+			if _, err := sr.ReadAt(icc, off+8); err != nil {
+				m.warnf("webp: ICC profile ignored: truncated")
+				return
+			}
+			m.icc = icc
+			return
+		}
+		off += 8 + n + n&1
+	}
+}
