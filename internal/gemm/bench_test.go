@@ -118,3 +118,10 @@ func BenchmarkPackNT_256x20(b *testing.B) {
 	dst := make([]float32, packedLen(tokens, hd))
 	benchImpls(b, 0, func() { packNT(dst, tokens, hd, src, dim) })
 }
+
+// A large square product, to show the panel grouping that keeps B in L2.
+func BenchmarkSquareNN_1024(b *testing.B) {
+	const s = 1024
+	x, y, z := randSlice(s*s), randSlice(s*s), make([]float32, s*s)
+	benchImpls(b, 2*s*s*s, func() { NN(s, s, s, x, s, y, s, z, s, false) })
+}

@@ -124,7 +124,16 @@ func (tc tcase) run(t *testing.T, rng *rand.Rand) {
 
 var small = []int{1, 2, 3, 11, 12, 13, 31, 32, 33}
 
-func TestSmallShapes(t *testing.T) {
+func TestSmallShapes(t *testing.T) { testSmallShapes(t) }
+
+// With a tiny cache budget every 32-column panel is its own group (amd64 kernels).
+func TestSmallShapesOnePanelGroups(t *testing.T) {
+	defer func(v int) { groupBudget = v }(groupBudget)
+	groupBudget = 1
+	testSmallShapes(t)
+}
+
+func testSmallShapes(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		v := 0

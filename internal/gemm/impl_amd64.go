@@ -81,18 +81,23 @@ func rowsPerCall(n, k, mr int) int {
 	return r
 }
 
-func kernelFlags(bias []float32, acc bool) (int, *float32) {
+func kernelFlags(bias []float32, acc bool) int {
 	f := 0
-	var bp *float32
 	if acc {
 		f |= flagAcc
 	}
 	if bias != nil {
 		f |= flagBias
-		bp = &bias[0]
 	}
-	return f, bp
+	return f
 }
+
+// groupBudget bounds the bytes of B that one pass over a block of rows touches: B beyond it is
+// processed in groups of panels, each group kept in L2 (1 MiB per core on the machines measured)
+// while all of A streams past it. A variable so that tests can force many groups.
+var groupBudget = 512 << 10
+
+func panelsPerGroup(k int) int { return max(1, groupBudget/(panelW*4*k)) }
 
 func run512(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int, bias []float32, acc bool) {
 	npanel := (n + panelW - 1) / panelW
@@ -103,31 +108,44 @@ func run512(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int
 	} else {
 		lo = 1<<w - 1
 	}
-	flags, bp := kernelFlags(bias, acc)
+	flags := kernelFlags(bias, acc)
 	const mr = 12
 	full := m - m%mr
-	for i, chunk := 0, rowsPerCall(n, k, mr); i < full; i += chunk {
-		rows := min(chunk, full-i)
-		k512m12(&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
-			&c[i*ldc], uintptr(ldc*4), bp, k, rows/mr, npanel, lo, hi, flags)
-	}
-	i := full
-	if r := m % mr; r > 0 {
-		k512tab[r](&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
-			&c[i*ldc], uintptr(ldc*4), bp, k, 1, npanel, lo, hi, flags)
+	gp := panelsPerGroup(k)
+	for p0 := 0; p0 < npanel; p0 += gp {
+		np := min(gp, npanel-p0)
+		glo, ghi := 0xffff, 0xffff
+		if p0+np == npanel {
+			glo, ghi = lo, hi
+		}
+		bg := &b.p[p0*b.ps]
+		co := p0 * panelW
+		var bp *float32
+		if bias != nil {
+			bp = &bias[co]
+		}
+		for i, chunk := 0, rowsPerCall(np*panelW, k, mr); i < full; i += chunk {
+			rows := min(chunk, full-i)
+			k512m12(&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), bg, uintptr(b.ks*4), uintptr(b.ps*4),
+				&c[i*ldc+co], uintptr(ldc*4), bp, k, rows/mr, np, glo, ghi, flags)
+		}
+		if r := m % mr; r > 0 {
+			i := full
+			k512tab[r](&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), bg, uintptr(b.ks*4), uintptr(b.ps*4),
+				&c[i*ldc+co], uintptr(ldc*4), bp, k, 1, np, glo, ghi, flags)
+		}
 	}
 }
 
 func run256(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int, bias []float32, acc bool) {
 	nstrip := (n + 15) / 16
 	w := n % 16
-	flags, bp := kernelFlags(bias, acc)
+	flags := kernelFlags(bias, acc)
 	var tailb *float32
 	tailbks := 0
 	var mask *int32
 	var buf *[]float32
 	if w != 0 {
-		flags |= flagTail
 		mask = &avx2Mask[16-w]
 		s := nstrip - 1
 		off := (s/2)*b.ps + (s%2)*16
@@ -148,15 +166,29 @@ func run256(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int
 	}
 	const mr = 6
 	full := m - m%mr
-	for i, chunk := 0, rowsPerCall(n, k, mr); i < full; i += chunk {
-		rows := min(chunk, full-i)
-		k256m6(&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
-			tailb, uintptr(tailbks*4), &c[i*ldc], uintptr(ldc*4), bp, k, rows/mr, nstrip, mask, flags)
-	}
-	if r := m % mr; r > 0 {
-		i := m - r
-		k256tab[r](&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), &b.p[0], uintptr(b.ks*4), uintptr(b.ps*4),
-			tailb, uintptr(tailbks*4), &c[i*ldc], uintptr(ldc*4), bp, k, 1, nstrip, mask, flags)
+	gs := 2 * panelsPerGroup(k) // strips per group
+	for s0 := 0; s0 < nstrip; s0 += gs {
+		ns := min(gs, nstrip-s0)
+		gflags := flags
+		if s0+ns == nstrip && w != 0 {
+			gflags |= flagTail
+		}
+		bg := &b.p[s0/2*b.ps]
+		co := s0 * 16
+		var bp *float32
+		if bias != nil {
+			bp = &bias[co]
+		}
+		for i, chunk := 0, rowsPerCall(ns*16, k, mr); i < full; i += chunk {
+			rows := min(chunk, full-i)
+			k256m6(&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), bg, uintptr(b.ks*4), uintptr(b.ps*4),
+				tailb, uintptr(tailbks*4), &c[i*ldc+co], uintptr(ldc*4), bp, k, rows/mr, ns, mask, gflags)
+		}
+		if r := m % mr; r > 0 {
+			i := full
+			k256tab[r](&a[i*rsa], uintptr(rsa*4), uintptr(csa*4), bg, uintptr(b.ks*4), uintptr(b.ps*4),
+				tailb, uintptr(tailbks*4), &c[i*ldc+co], uintptr(ldc*4), bp, k, 1, ns, mask, gflags)
+		}
 	}
 	if buf != nil {
 		putBuf(buf)

@@ -13,3 +13,6 @@ func run256(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int
 }
 
 func packNTFast(dst []float32, n, k int, b []float32, ldb int) int { return 0 }
+
+// groupBudget only matters to the amd64 kernels.
+var groupBudget = 0
