@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -160,6 +161,9 @@ type Options struct {
 	Threads int
 	// Trace, when set, receives intermediate tensors (see Trace).
 	Trace Trace
+	// Ctx, when set, is checked between blocks: a cancelled forward pass
+	// stops early and Forward returns Ctx.Err().
+	Ctx context.Context
 }
 
 func (o Options) threads() int {
@@ -191,13 +195,15 @@ func (m *Model) Forward(x []float32, n, h, w int, opt Options) ([]float32, error
 		if i > 0 {
 			opt.Trace = nil
 		}
-		m.forwardOne(out[i*c*h*s*w*s:(i+1)*c*h*s*w*s], x[i*c*h*w:(i+1)*c*h*w], h, w, opt)
+		if err := m.forwardOne(out[i*c*h*s*w*s:(i+1)*c*h*s*w*s], x[i*c*h*w:(i+1)*c*h*w], h, w, opt); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 // forwardOne runs one image: x is [3, h, w], dst is [3, h*s, w*s].
-func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) {
+func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) error {
 	cfg, trace, th := m.Cfg, opt.Trace, opt.threads()
 	c, C, s := cfg.InChans, cfg.EmbedDim, cfg.Scale
 	hp, wp := cfg.PaddedSize(h, w)
@@ -236,6 +242,9 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) {
 	copy(t, f0)
 	for g, grp := range m.groups {
 		for i, b := range grp.blocks {
+			if opt.Ctx != nil && opt.Ctx.Err() != nil {
+				return opt.Ctx.Err()
+			}
 			var tr Trace
 			if trace != nil && g == 0 {
 				tr = trace
@@ -294,6 +303,7 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) {
 			}
 		}
 	}
+	return nil
 }
 
 // conv3x3 runs kernels.Conv3x3 split by rows over the model's goroutines.

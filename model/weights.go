@@ -54,7 +54,14 @@ func ConfigFrom(sd checkpoint.StateDict) (Config, error) {
 	for g := range groups {
 		cfg.Depths[g] = depth[g]
 		if depth[g] == 0 {
-			return cfg, fmt.Errorf("model: group %d has no blocks", g)
+			var ex string
+			for k := range sd {
+				if reLayer.MatchString(k) {
+					ex = k
+					break
+				}
+			}
+			return cfg, fmt.Errorf("model: missing key layers.%d.blocks.0.*: not a GRFormer checkpoint (it has e.g. %s)", g, ex)
 		}
 		k := fmt.Sprintf("layers.%d.blocks.0.attn.logit_scale", g)
 		t, ok := sd[k]

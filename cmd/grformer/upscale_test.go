@@ -1,0 +1,275 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"image"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/grformer/grformer"
+	"github.com/grformer/grformer/checkpoint"
+	"github.com/grformer/grformer/imageio"
+	"github.com/grformer/grformer/internal/npy"
+)
+
+const tinyDir = "../../testdata/golden"
+
+// runCmd runs the grformer command line in-process.
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// writePNG writes the first image of a golden NCHW input as a PNG of the
+// given depth.
+func writeGoldenPNG(t *testing.T, path, npyPath string, depth int) (h, w int) {
+	t.Helper()
+	a, err := npy.ReadFile(npyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, w = a.Shape[2], a.Shape[3]
+	img := imageio.NewImage(w, h, false, false, depth)
+	copy(img.Pix, a.Float32()[:3*h*w])
+	if err := imageio.WriteFile(path, img, imageio.EncodeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return h, w
+}
+
+// TestUpscalePNG runs 8- and 16-bit PNGs through the command and checks the
+// output against the model run in-process (exactly) and, for 16 bits,
+// against the reference's float64 output (the 16-bit input differs from the
+// float input by at most 1/131070).
+func TestUpscalePNG(t *testing.T) {
+	for _, tc := range []struct {
+		caseName string
+		depth    int
+	}{{"tiny_x2", 8}, {"tiny_x2", 16}, {"tiny_x3", 8}, {"tiny_x3", 16}} {
+		t.Run(tc.caseName+"_"+map[int]string{8: "8bit", 16: "16bit"}[tc.depth], func(t *testing.T) {
+			dir := t.TempDir()
+			cdir := filepath.Join(tinyDir, tc.caseName)
+			in, out := filepath.Join(dir, "in.png"), filepath.Join(dir, "out.png")
+			h, w := writeGoldenPNG(t, in, filepath.Join(cdir, "input.npy"), tc.depth)
+			weights := filepath.Join(cdir, "weights.pth")
+			if code, _, stderr := runCmd(t, "upscale", "-weights", weights, in, out); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			f, err := os.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			got, err := png.Decode(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := grformer.Load(weights)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := m.Scale()
+			if b := got.Bounds(); b.Dx() != w*s || b.Dy() != h*s {
+				t.Fatalf("output %v, want %dx%d", b, w*s, h*s)
+			}
+			is16 := false
+			switch got.(type) {
+			case *image.RGBA64, *image.NRGBA64:
+				is16 = true
+			}
+			if is16 != (tc.depth == 16) {
+				t.Fatalf("output is %T for a %d-bit input", got, tc.depth)
+			}
+			src, err := imageio.ReadFile(in, imageio.DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := m.UpscalePlanar(context.Background(), src.Pix, h, w, grformer.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			levels := float64(255)
+			if tc.depth == 16 {
+				levels = 65535
+			}
+			ref, _ := npy.ReadFile(filepath.Join(cdir, "output_f64.npy"))
+			oh, ow := h*s, w*s
+			worstRef := 0.0
+			for c := range 3 {
+				for y := range oh {
+					for x := range ow {
+						r, g, b, _ := got.At(x, y).RGBA()
+						v := float64([]uint32{r, g, b}[c]) / 65535
+						wv := math.Floor(float64(want[(c*oh+y)*ow+x])*levels+0.5) / levels
+						if math.Abs(v-wv) > 1e-9 {
+							t.Fatalf("pixel (%d,%d,%d) = %v, in-process model gives %v", x, y, c, v, wv)
+						}
+						rv := min(max(ref.Data[(c*oh+y)*ow+x], 0), 1)
+						worstRef = max(worstRef, math.Abs(v-rv))
+					}
+				}
+			}
+			t.Logf("max abs difference from the reference output: %.3g", worstRef)
+			if tc.depth == 16 && worstRef > 1e-4 {
+				t.Errorf("16-bit output differs from the reference by %.3g > 1e-4", worstRef)
+			}
+		})
+	}
+}
+
+// badCheckpoints makes the malformed weights files of the bad-input tests.
+func badCheckpoints(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	good := filepath.Join(tinyDir, "tiny_x2", "weights.pth")
+	raw, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	put := func(name string, b []byte) {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files[name] = p
+	}
+	put("truncated.pth", raw[:len(raw)/2])
+
+	// A zip checkpoint whose pickle asks for os.system.
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	for name, body := range map[string]string{
+		"archive/data.pkl": "\x80\x02cos\nsystem\nq\x00X\x08\x00\x00\x00echo hi!q\x01\x85q\x02Rq\x03.",
+		"archive/version":  "3\n",
+	} {
+		fw, _ := zw.Create(name)
+		fw.Write([]byte(body))
+	}
+	zw.Close()
+	put("evil.pth", zb.Bytes())
+
+	sd, err := checkpoint.Load(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another architecture: SwinIR-style keys.
+	other := checkpoint.StateDict{
+		"conv_first.weight": checkpoint.NewF32([]int{16, 3, 3, 3}, make([]float32, 16*27)),
+		"conv_first.bias":   checkpoint.NewF32([]int{16}, make([]float32, 16)),
+		"layers.0.residual_group.blocks.0.attn.qkv.weight": checkpoint.NewF32([]int{48, 16}, make([]float32, 48*16)),
+	}
+	p := filepath.Join(dir, "swinir.safetensors")
+	if err := checkpoint.WriteFile(p, other); err != nil {
+		t.Fatal(err)
+	}
+	files["swinir.safetensors"] = p
+
+	// A wrong shape.
+	w := sd["layers.0.blocks.1.mlp.fc1.weight"]
+	sd["layers.0.blocks.1.mlp.fc1.weight"] = checkpoint.NewF32([]int{w.Shape[1], w.Shape[0]}, w.F32)
+	p = filepath.Join(dir, "wrongshape.safetensors")
+	if err := checkpoint.WriteFile(p, sd); err != nil {
+		t.Fatal(err)
+	}
+	files["wrongshape.safetensors"] = p
+	return files
+}
+
+func TestUpscaleBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := badCheckpoints(t, dir)
+	good := filepath.Join(tinyDir, "tiny_x2", "weights.pth")
+	in := filepath.Join(dir, "in.png")
+	writeGoldenPNG(t, in, filepath.Join(tinyDir, "tiny_x2", "input.npy"), 8)
+	corrupt := filepath.Join(dir, "corrupt.png")
+	raw, _ := os.ReadFile(in)
+	os.WriteFile(corrupt, raw[:len(raw)*2/3], 0o644)
+	notPNG := filepath.Join(dir, "text.png")
+	os.WriteFile(notPNG, []byte("hello, not an image"), 0o644)
+
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		out     string
+		wantErr []string // substrings of stderr
+	}{
+		{"truncated pth", []string{"-weights", bad["truncated.pth"], in}, "o1.png", []string{"truncated.pth"}},
+		{"pickle global", []string{"-weights", bad["evil.pth"], in}, "o2.png", []string{"os", "system", "not allowed"}},
+		{"other architecture", []string{"-weights", bad["swinir.safetensors"], in}, "o3.png", []string{"swinir.safetensors", "missing key layers.0.blocks.0", "not a GRFormer checkpoint"}},
+		{"wrong shape", []string{"-weights", bad["wrongshape.safetensors"], in}, "o4.png", []string{"layers.0.blocks.1.mlp.fc1.weight", "[16 32]", "[32 16]"}},
+		{"missing weights", []string{"-weights", filepath.Join(dir, "nope.pth"), in}, "o5.png", []string{"nope.pth"}},
+		{"corrupt png", []string{"-weights", good, corrupt}, "o6.png", []string{"corrupt.png"}},
+		{"not an image", []string{"-weights", good, notPNG}, "o7.png", []string{"text.png"}},
+		{"scale disagrees", []string{"-weights", good, "-scale", "4", in}, "o8.png", []string{"-scale 4", "x2 model"}},
+		{"unwritable output", []string{"-weights", good, in}, "no/such/dir/out.png", []string{"out.png"}},
+		{"unknown output format", []string{"-weights", good, in}, "o9.gif", []string{"o9.gif"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, tc.out)
+			code, _, stderr := runCmd(t, append(append([]string{"upscale"}, tc.args...), out)...)
+			if code == 0 {
+				t.Fatalf("exit 0, want an error")
+			}
+			for _, s := range tc.wantErr {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr %q does not mention %q", stderr, s)
+				}
+			}
+			if strings.Contains(stderr, "panic") {
+				t.Errorf("panicked: %s", stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("output %s exists after a failure", out)
+			}
+		})
+	}
+	// Nothing but the fixtures may remain: no temporary outputs.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, "o") || strings.Contains(n, ".tmp") {
+			t.Errorf("left behind: %s", n)
+		}
+	}
+}
+
+func TestUpscaleFlags(t *testing.T) {
+	if code, _, _ := runCmd(t, "upscale"); code == 0 {
+		t.Error("no arguments: exit 0")
+	}
+	if code, _, _ := runCmd(t, "upscale", "-bogus"); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	code, _, stderr := runCmd(t, "upscale", "-h")
+	if code != 0 || !strings.Contains(stderr, "Example:") || !strings.Contains(stderr, "-weights") {
+		t.Errorf("-h: exit %d, %q", code, stderr)
+	}
+	if code, _, _ := runCmd(t, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func TestInfo(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-preset", "light-x2"}, "780,936"},
+		{[]string{"-preset", "light-x3"}, "789,051"},
+		{[]string{"-preset", "light-x4"}, "800,412"},
+		{[]string{"-weights", filepath.Join(tinyDir, "tiny_x3", "weights.pth")}, "x3"},
+	} {
+		code, stdout, stderr := runCmd(t, append([]string{"info"}, tc.args...)...)
+		if code != 0 || !strings.Contains(stdout, tc.want) {
+			t.Errorf("info %v: exit %d, stdout %q, stderr %q; want %q", tc.args, code, stdout, stderr, tc.want)
+		}
+	}
+}
