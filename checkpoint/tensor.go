@@ -136,12 +136,12 @@ func (t *Tensor) Validate() error {
 	if t.DType != "" && t.DType.Size() == 0 {
 		return fmt.Errorf("unknown dtype %q", t.DType)
 	}
+	if t.F32 != nil && t.I64 != nil {
+		return fmt.Errorf("both F32 and I64 hold data")
+	}
 	if t.IsFloat() {
 		if len(t.F32) != n {
 			return fmt.Errorf("shape %v needs %d float32 values, F32 has %d", t.Shape, n, len(t.F32))
-		}
-		if t.I64 != nil {
-			return fmt.Errorf("floating tensor (dtype %s) also has I64 data", t.DType)
 		}
 		if t.F64 != nil && len(t.F64) != n {
 			return fmt.Errorf("shape %v needs %d float64 values, F64 has %d", t.Shape, n, len(t.F64))
@@ -152,7 +152,7 @@ func (t *Tensor) Validate() error {
 		return fmt.Errorf("shape %v needs %d int64 values, I64 has %d", t.Shape, n, len(t.I64))
 	}
 	if t.F32 != nil || t.F64 != nil {
-		return fmt.Errorf("integer tensor (dtype %s) also has floating data", t.DType)
+		return fmt.Errorf("integer tensor (dtype %s) has floating data", t.DType)
 	}
 	return nil
 }
