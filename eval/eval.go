@@ -271,6 +271,10 @@ func MakeLR(hr image.Image, scale int) (image.Image, error) {
 	return resize.Downscale(c, scale)
 }
 
+// ErrSizeMismatch is wrapped by the errors for an LR image whose size is not
+// the HR size (cropped to a multiple of the scale) divided by the scale.
+var ErrSizeMismatch = errors.New("HR/LR size mismatch")
+
 // EvaluateImage super-resolves lr with m and scores the result against hr
 // cropped to a multiple of scale, with cropBorder pixels removed from every
 // side. When lr is nil it is made from hr with MakeLR. It returns the
@@ -290,8 +294,8 @@ func EvaluateImage(ctx context.Context, m Method, hr, lr image.Image, scale, cro
 	}
 	hb, lb := hrc.Bounds(), lr.Bounds()
 	if lb.Dx()*scale != hb.Dx() || lb.Dy()*scale != hb.Dy() {
-		return metrics.Score{}, nil, fmt.Errorf("HR/LR size mismatch: LR is %dx%d, HR %dx%d (cropped to a multiple of %d) needs %dx%d",
-			lb.Dx(), lb.Dy(), hb.Dx(), hb.Dy(), scale, hb.Dx()/scale, hb.Dy()/scale)
+		return metrics.Score{}, nil, fmt.Errorf("%w: LR is %dx%d, HR %dx%d (cropped to a multiple of %d) needs %dx%d",
+			ErrSizeMismatch, lb.Dx(), lb.Dy(), hb.Dx(), hb.Dy(), scale, hb.Dx()/scale, hb.Dy()/scale)
 	}
 	sr, err := m.SuperResolve(ctx, lr, scale)
 	if err != nil {
@@ -475,6 +479,9 @@ func evalOne(ctx context.Context, m Method, scale, crop int, ir *ImageResult, lr
 	sc, sr, err := EvaluateImage(ctx, m, hrc, lr, scale, crop)
 	ir.Elapsed = time.Since(start)
 	if err != nil {
+		if errors.Is(err, ErrSizeMismatch) && lrPath != "" {
+			err = fmt.Errorf("%w (LR file %s)", err, lrPath)
+		}
 		ir.Err = err
 		return nil
 	}

@@ -218,7 +218,7 @@ func TestRunFailuresKeepGoing(t *testing.T) {
 	}
 	want := []string{
 		"Broken/corrupt (x2): HR: decode",
-		"Broken/mismatch (x2): HR/LR size mismatch: LR is 16x14, HR 32x30 (cropped to a multiple of 2) needs 16x15",
+		"Broken/mismatch (x2): HR/LR size mismatch: LR is 16x14, HR 32x30 (cropped to a multiple of 2) needs 16x15 (LR file ../testdata/eval/bench/Broken/LR_bicubic/X2/mismatchx2.png)",
 		"Missing (x2): no HR folder",
 	}
 	if len(msgs) != len(want) {
@@ -359,7 +359,7 @@ func TestEvaluateImage(t *testing.T) {
 	if sr.Bounds().Dx() != 26 || sr.Bounds().Dy() != 22 {
 		t.Errorf("SR size %v", sr.Bounds())
 	}
-	if _, _, err := EvaluateImage(context.Background(), Bicubic{}, hr, pattern(13, 12, false, 0), 2, 2); err == nil || !strings.Contains(err.Error(), "HR/LR size mismatch") {
+	if _, _, err := EvaluateImage(context.Background(), Bicubic{}, hr, pattern(13, 12, false, 0), 2, 2); !errors.Is(err, ErrSizeMismatch) {
 		t.Errorf("mismatch: %v", err)
 	}
 	if _, _, err := EvaluateImage(context.Background(), Bicubic{}, hr, nil, 0, 2); err == nil {
