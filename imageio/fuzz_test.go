@@ -1,0 +1,80 @@
+package imageio
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzDecode feeds mutated small images of every format to DecodeConfig and
+// Decode. Neither may panic; a successful decode must give a valid image
+// with values in [0,1] that survives Encode and Decode as PNG unchanged
+// (after quantization to its depth).
+func FuzzDecode(f *testing.F) {
+	for _, file := range validFiles(f) {
+		f.Add(file)
+	}
+	for _, c := range pngCases(f) {
+		if len(c.file) < 4096 {
+			f.Add(c.file)
+		}
+	}
+	f.Add(rawPNG(100000, 100000, 8, 6, [][]byte{{0, 0, 0, 0}}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opt := DecodeOptions{MaxPixels: 1 << 18}
+		cfg, cerr := DecodeConfig(bytes.NewReader(data))
+		img, err := Decode(bytes.NewReader(data), opt)
+		if err != nil {
+			return
+		}
+		if cerr != nil {
+			t.Fatalf("Decode succeeded but DecodeConfig failed: %v", cerr)
+		}
+		if cfg.Width != img.W || cfg.Height != img.H || cfg.Format != img.Format {
+			t.Fatalf("config %+v vs image %s %dx%d", cfg, img.Format, img.W, img.H)
+		}
+		if err := img.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range [][]float32{img.Pix, img.Alpha} {
+			for _, v := range p {
+				if !(v >= 0 && v <= 1) {
+					t.Fatalf("value %v outside [0,1]", v)
+				}
+			}
+		}
+		var out bytes.Buffer
+		if err := Encode(&out, img, EncodeOptions{Compression: -2}); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Decode(bytes.NewReader(out.Bytes()), opt)
+		if err != nil {
+			t.Fatalf("re-decoding our PNG: %v", err)
+		}
+		q := func(v float32) float32 {
+			if img.Depth == 16 {
+				return from16(to16(v))
+			}
+			return lut8[to8(v)]
+		}
+		if back.W != img.W || back.H != img.H || back.Gray != img.Gray || back.Depth != img.Depth {
+			t.Fatal("shape changed")
+		}
+		for i, v := range img.Pix {
+			if back.Pix[i] != q(v) {
+				t.Fatalf("pix %d: %v -> %v", i, v, back.Pix[i])
+			}
+		}
+		for i := 0; i < img.W*img.H; i++ {
+			a, b := float32(1), float32(1)
+			if img.Alpha != nil {
+				a = q(img.Alpha[i])
+			}
+			if back.Alpha != nil {
+				b = back.Alpha[i]
+			}
+			if a != b {
+				t.Fatalf("alpha %d: %v -> %v", i, a, b)
+			}
+		}
+	})
+}
