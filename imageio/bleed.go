@@ -41,69 +41,61 @@ func BleedTransparent(img *Image) {
 	if nKnown == 0 || nKnown == n {
 		return
 	}
-	// neighbours calls f for each in-image 8-neighbour of pixel i.
-	neighbours := func(i int, f func(j int)) {
+	// box returns the bounds of the 3x3 neighbourhood of pixel i.
+	box := func(i int) (x0, x1, y0, y1 int) {
 		x, y := i%w, i/w
-		for dy := -1; dy <= 1; dy++ {
-			yy := y + dy
-			if yy < 0 || yy >= h {
-				continue
-			}
-			for dx := -1; dx <= 1; dx++ {
-				xx := x + dx
-				if (dx == 0 && dy == 0) || xx < 0 || xx >= w {
-					continue
-				}
-				f(yy*w + xx)
-			}
-		}
+		return max(x-1, 0), min(x+1, w-1), max(y-1, 0), min(y+1, h-1)
 	}
-	for i := range state {
-		if state[i] != unknown {
-			continue
-		}
-		neighbours(i, func(j int) {
-			if state[j] == known && state[i] == unknown {
-				state[i] = queued
-				frontier = append(frontier, i)
+	// queue appends the unknown neighbours of pixel i to q.
+	queue := func(i int, q []int) []int {
+		x0, x1, y0, y1 := box(i)
+		for yy := y0; yy <= y1; yy++ {
+			for j := yy*w + x0; j <= yy*w+x1; j++ {
+				if state[j] == unknown {
+					state[j] = queued
+					q = append(q, j)
+				}
 			}
-		})
+		}
+		return q
+	}
+	for i, s := range state {
+		if s == known {
+			frontier = queue(i, frontier)
+		}
 	}
 	nc := img.Channels()
-	var sum [3]float64
 	var next []int
 	for len(frontier) > 0 {
 		for _, i := range frontier {
-			sum = [3]float64{}
+			var sum [3]float64
 			wsum := 0.0
-			neighbours(i, func(j int) {
-				if state[j] != known {
-					return
+			x0, x1, y0, y1 := box(i)
+			for yy := y0; yy <= y1; yy++ {
+				for j := yy*w + x0; j <= yy*w+x1; j++ {
+					if state[j] != known {
+						continue
+					}
+					wt := 1.0 // filled in an earlier round
+					if a := img.Alpha[j]; a > 0 {
+						wt = float64(min(a, 1))
+					}
+					for c := 0; c < nc; c++ {
+						sum[c] += wt * float64(img.Pix[c*n+j])
+					}
+					wsum += wt
 				}
-				wt := 1.0 // filled in an earlier round
-				if a := img.Alpha[j]; a > 0 {
-					wt = float64(min(a, 1))
-				}
-				for c := 0; c < nc; c++ {
-					sum[c] += wt * float64(img.Pix[c*n+j])
-				}
-				wsum += wt
-			})
+			}
 			for c := 0; c < nc; c++ {
 				img.Pix[c*n+i] = float32(sum[c] / wsum)
 			}
 		}
-		next = next[:0]
 		for _, i := range frontier {
 			state[i] = known
 		}
+		next = next[:0]
 		for _, i := range frontier {
-			neighbours(i, func(j int) {
-				if state[j] == unknown {
-					state[j] = queued
-					next = append(next, j)
-				}
-			})
+			next = queue(i, next)
 		}
 		frontier, next = next, frontier
 	}

@@ -54,8 +54,9 @@ func (o DecodeOptions) maxPixels() int64 {
 type Config struct {
 	Format string // "png", "jpeg", "webp", "bmp" or "tiff"
 
-	// Width and Height are the size of the image Decode returns: for
-	// orientations 5 to 8 they are the stored height and width.
+	// Width and Height are the size of the image Decode returns with
+	// default options: for orientations 5 to 8 they are the stored height
+	// and width.
 	Width, Height int
 
 	// Orientation is the EXIF/TIFF orientation tag, 1..8, 1 if none.
@@ -322,6 +323,10 @@ func decode(sr *io.SectionReader, opt DecodeOptions) (*Image, error) {
 	switch m.(type) {
 	case *image.Gray16, *image.RGBA64, *image.NRGBA64:
 		depth = 16
+	}
+	if _, cmyk := m.(*image.CMYK); cmyk && iccSpace(h.icc) == "CMYK" {
+		h.warnf("%s: CMYK ICC profile dropped: the pixels are converted to RGB without it", h.f.name)
+		h.icc = nil
 	}
 	img := fromImage(m, gray, depth)
 	img.Format = h.f.name

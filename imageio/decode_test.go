@@ -595,3 +595,30 @@ func TestCorrupt(t *testing.T) {
 		t.Error("directory accepted")
 	}
 }
+
+// A decoder that panics on malformed data yields an error instead.
+func TestDecoderPanicBecomesError(t *testing.T) {
+	i := 3 // bmp
+	if formats[i].name != "bmp" {
+		t.Fatal("table order changed")
+	}
+	saved := formats[i]
+	defer func() { formats[i] = saved }()
+	formats[i].decode = func(io.Reader) (image.Image, error) { panic("index out of range") }
+	file := encBMP(t, image.NewGray(image.Rect(0, 0, 2, 2)))
+	if _, err := Decode(bytes.NewReader(file), DecodeOptions{}); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("err = %v", err)
+	}
+	formats[i].config = func(io.Reader) (image.Config, error) { panic("boom") }
+	if _, err := DecodeConfig(bytes.NewReader(file)); err == nil {
+		t.Fatal("no error")
+	}
+}
+
+func TestPlane(t *testing.T) {
+	img := NewImage(2, 1, false, false, 8)
+	img.Plane(2)[1] = 7
+	if img.Pix[5] != 7 || len(img.Plane(0)) != 2 {
+		t.Fatal("Plane wrong")
+	}
+}

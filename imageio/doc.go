@@ -37,9 +37,11 @@
 //
 // Decode keeps the ICC profile (PNG iCCP, JPEG APP2 ICC_PROFILE in any
 // number of segments, TIFF tag 34675, WebP ICCP) in Image.ICC, and Encode
-// writes it back into PNG (iCCP) and JPEG (APP2). The EXIF orientation of
-// JPEG files and the orientation tag of TIFF files are applied to the
-// pixels, so outputs carry no orientation. Other metadata (text, Exif
+// writes it back into PNG (iCCP) and JPEG (APP2), unless the profile's
+// colour space contradicts the output (a CMYK profile, RGB on gray, gray on
+// colour); a CMYK JPEG's profile is dropped at decode since its pixels
+// become RGB. The EXIF orientation of JPEG files and the orientation tag of
+// TIFF files are applied to the pixels, so outputs carry no orientation. Other metadata (text, Exif
 // fields, gamma chunks) is not kept. Unreadable metadata does not fail a
 // decode; it is dropped and noted in Image.Warnings.
 //

@@ -74,7 +74,10 @@ func FormatFromExt(path string) (string, error) {
 // img.Depth) is 16 and 8-bit samples otherwise; alpha stays straight; the
 // ICC profile is written as an iCCP chunk. JPEG: gray images are written as
 // one-component JPEGs; alpha is composited over opt.Background; the ICC
-// profile is written as APP2 ICC_PROFILE segments right after SOI.
+// profile is written as APP2 ICC_PROFILE segments right after SOI. A
+// profile whose header names a colour space that contradicts the output
+// (a CMYK profile, an RGB profile on a gray image, a gray profile on a
+// colour image) is not written, since readers would misapply or reject it.
 // Neither format gets an orientation tag: the pixels are upright.
 //
 // Samples are clamped to [0,1] (NaN to 0) and rounded half away from zero
@@ -112,7 +115,8 @@ func encode(w io.Writer, img *Image, opt EncodeOptions) error {
 // ".NAME.tmp-RANDOM" and created with mode 0666 before umask (or the mode
 // of the file it replaces); it is synced and renamed over path only when
 // everything succeeded. On any error the temporary file is removed and
-// path is untouched, so no partial output is ever visible under path.
+// path is untouched, so no partial output is ever visible under path. A
+// symbolic link at path is replaced by the file, not followed.
 func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
 	defer func() {
 		if err != nil {
@@ -197,6 +201,33 @@ func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// iccSpace returns the data colour space signature of an ICC profile
+// ("RGB ", "GRAY", "CMYK", ...) or "" when the header is too short.
+func iccSpace(icc []byte) string {
+	if len(icc) < 128 {
+		return ""
+	}
+	return string(icc[16:20])
+}
+
+// iccFits reports whether profile icc may be written for a gray or colour
+// image: any non-empty profile except one whose header names a known
+// colour space other than the image's.
+func iccFits(icc []byte, gray bool) bool {
+	if len(icc) == 0 {
+		return false
+	}
+	switch iccSpace(icc) {
+	case "RGB ":
+		return !gray
+	case "GRAY":
+		return gray
+	case "CMYK", "Lab ", "XYZ ", "YCbr", "CMY ", "HSV ", "HLS ", "Luv ", "Yxy ":
+		return false
+	}
+	return true
 }
 
 // testHookBeforeRename, set by tests, can fail WriteFile at its last step.
@@ -299,7 +330,7 @@ func encodePNG(w io.Writer, img *Image, opt EncodeOptions) error {
 	if err := writeChunk(w, "IHDR", ihdr[:]); err != nil {
 		return err
 	}
-	if len(img.ICC) > 0 {
+	if iccFits(img.ICC, img.Gray) {
 		data, err := iccpChunk(img.ICC)
 		if err != nil {
 			return err
@@ -498,7 +529,7 @@ func encodeJPEG(w io.Writer, img *Image, opt EncodeOptions) error {
 	if _, err := w.Write([]byte{0xff, 0xd8}); err != nil {
 		return err
 	}
-	if len(img.ICC) > 0 {
+	if iccFits(img.ICC, img.Gray) {
 		count := (len(img.ICC) + maxJPEGICCPiece - 1) / maxJPEGICCPiece
 		for i := 0; i < count; i++ {
 			piece := img.ICC[i*maxJPEGICCPiece : min((i+1)*maxJPEGICCPiece, len(img.ICC))]

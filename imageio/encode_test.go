@@ -351,3 +351,41 @@ func TestWriteFile(t *testing.T) {
 		}
 	})
 }
+
+// A profile is not written where its colour space contradicts the output.
+func TestICCColourSpace(t *testing.T) {
+	profile := func(space string) []byte {
+		p := make([]byte, 200)
+		copy(p[16:], space)
+		return p
+	}
+	tests := []struct {
+		space string
+		gray  bool
+		kept  bool
+	}{
+		{"RGB ", false, true},
+		{"RGB ", true, false},
+		{"GRAY", true, true},
+		{"GRAY", false, false},
+		{"CMYK", false, false},
+		{"????", true, true}, // unknown header: kept as read
+	}
+	for _, tc := range tests {
+		img := NewImage(8, 8, tc.gray, false, 8)
+		img.ICC = profile(tc.space)
+		for _, f := range []string{"png", "jpeg"} {
+			var out bytes.Buffer
+			if err := Encode(&out, img, EncodeOptions{Format: f}); err != nil {
+				t.Fatal(err)
+			}
+			back, err := Decode(bytes.NewReader(out.Bytes()), DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := back.ICC != nil; kept != tc.kept {
+				t.Errorf("%s profile on gray=%v image, %s: kept %v, want %v", tc.space, tc.gray, f, kept, tc.kept)
+			}
+		}
+	}
+}
