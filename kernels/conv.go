@@ -54,14 +54,20 @@ func PackDepthwise3x3(w []float32, c int) []float32 {
 // DepthwiseConv3x3 is a depthwise (groups = c) 3x3 convolution with zero
 // padding 1: src and dst are [h, w, c], wp is from PackDepthwise3x3, bias
 // has c values (may be nil). dst must not alias src. Only output rows
-// [y0, y1) are computed.
-func DepthwiseConv3x3(dst, src []float32, h, w, c int, wp, bias []float32, y0, y1 int) {
+// [y0, y1) are computed. With accumulate the result is added to dst.
+func DepthwiseConv3x3(dst, src []float32, h, w, c int, wp, bias []float32, y0, y1 int, accumulate bool) {
 	for y := y0; y < y1; y++ {
 		for x := 0; x < w; x++ {
 			d := dst[(y*w+x)*c : (y*w+x+1)*c]
-			if bias != nil {
+			switch {
+			case accumulate && bias != nil:
+				for ch := range d {
+					d[ch] += bias[ch]
+				}
+			case accumulate:
+			case bias != nil:
 				copy(d, bias[:c])
-			} else {
+			default:
 				clear(d)
 			}
 			for t := 0; t < 9; t++ {

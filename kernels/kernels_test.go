@@ -79,7 +79,7 @@ func TestConv3x3(t *testing.T) {
 			b[c] = bias[c%cout]
 		}
 		gotDW := make([]float32, h*w*cin)
-		DepthwiseConv3x3(gotDW, src, h, w, cin, PackDepthwise3x3(dw, cin), b, 0, h)
+		DepthwiseConv3x3(gotDW, src, h, w, cin, PackDepthwise3x3(dw, cin), b, 0, h, false)
 		closeTo(t, "depthwise", gotDW, wantDW, 1e-4)
 	}
 }
@@ -194,4 +194,27 @@ func TestMatMul(t *testing.T) {
 	Linear(c3, n, a, k, bt, nil, m, k, n)
 	closeTo(t, "NT vs NN", c2, c1, 1e-5)
 	closeTo(t, "Linear vs NN", c3, c1, 1e-5)
+}
+
+func TestDenseAndConv3MatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ h, w, cin, cout int }{{1, 1, 3, 5}, {5, 7, 3, 60}, {9, 33, 60, 60}, {4, 40, 60, 48}} {
+		h, w, cin, cout := tc.h, tc.w, tc.cin, tc.cout
+		wt, bias, src := randSlice(r, cout*cin*9), randSlice(r, cout), randSlice(r, h*w*cin)
+		want := make([]float32, h*w*cout)
+		Conv3x3(want, src, h, w, cin, cout, PackConv3x3(wt, cout, cin), bias, make([]float32, 9*cin), 0, h)
+		c := NewConv3(wt, bias, cout, cin)
+		got := make([]float32, h*w*cout)
+		col := make([]float32, c.ColSize())
+		c.Apply(got, src, h, w, col, 0, h/2)
+		c.Apply(got, src, h, w, col, h/2, h)
+		closeTo(t, "Conv3", got, want, 1e-4)
+
+		lw := randSlice(r, cout*cin)
+		wantL := make([]float32, h*w*cout)
+		Linear(wantL, cout, src, cin, lw, bias, h*w, cin, cout)
+		gotL := make([]float32, h*w*cout)
+		NewDense(lw, bias, cout, cin).Apply(gotL, cout, src, cin, h*w, false)
+		closeTo(t, "Dense", gotL, wantL, 1e-4)
+	}
 }

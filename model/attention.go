@@ -97,24 +97,6 @@ func pySlice(a int, b *int, l int) (lo, hi int) {
 	return lo, hi
 }
 
-type maskKey struct{ hp, wp, wh, ww, sh, sw int }
-
-// maskLabels returns, for a shifted block on an hp x wp padded map, the
-// region label of every token in window order [nW][n] (spec, "Shift mask"):
-// tokens i, j of a window attend to each other only when their labels are
-// equal. The labels stand for the reference's [nW, n, n] mask of 0 / -1e9.
-func (m *Model) maskLabels(hp, wp int, b *block) []int32 {
-	k := maskKey{hp, wp, b.wh, b.ww, b.sh, b.sw}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if l, ok := m.masks[k]; ok {
-		return l
-	}
-	l := shiftLabels(hp, wp, b.wh, b.ww, b.sh, b.sw)
-	m.masks[k] = l
-	return l
-}
-
 func shiftLabels(hp, wp, wh, ww, sh, sw int) []int32 {
 	img := make([]int32, hp*wp)
 	negWh, negSh, negWw, negSw := -wh, -sh, -ww, -sw

@@ -2,37 +2,64 @@ package model
 
 import (
 	"fmt"
+	"math"
 
+	"github.com/grformer/grformer/internal/gemm"
 	"github.com/grformer/grformer/kernels"
 )
 
-// workspace holds the per-forward buffers of one padded size, reused by
-// every block.
+// workspace holds the buffers of one forward pass at one padded size, reused
+// by every block and, through Model's pool, by later calls of the same size.
 type workspace struct {
-	shifted, win, att, a, tmp []float32 // [P*C]
-	u, d1, d2                 []float32 // [P*hidden]
+	hp, wp, threads int
+	f0, t, tmp      []float32 // [P*C]
+	u, d1           []float32 // [P*hidden]
+	per             []*threadScratch
+	// Trace buffers, allocated only when tracing.
+	win, att []float32
 }
 
-func newWorkspace(cfg Config, hp, wp int) *workspace {
+// threadScratch is one goroutine's buffers.
+type threadScratch struct {
+	x, q, k, v, o, a []float32 // [n*C] one window
+	logits           []float32 // [n*n]
+	col              []float32 // im2col rows for Conv3
+	rows             []float32 // [ColRows*C]
+}
+
+func newWorkspace(cfg Config, hp, wp, threads int) *workspace {
 	P, C, hid := hp*wp, cfg.EmbedDim, cfg.Hidden()
-	f := func(n int) []float32 { return make([]float32, n) }
-	return &workspace{
-		shifted: f(P * C), win: f(P * C), att: f(P * C), a: f(P * C), tmp: f(P * C),
-		u: f(P * hid), d1: f(P * hid), d2: f(P * hid),
+	n := cfg.Window[0] * cfg.Window[1]
+	f := func(k int) []float32 { return make([]float32, k) }
+	ws := &workspace{hp: hp, wp: wp, threads: threads,
+		f0: f(P * C), t: f(P * C), tmp: f(P * C), u: f(P * hid), d1: f(P * hid)}
+	for range threads {
+		ws.per = append(ws.per, &threadScratch{
+			x: f(n * C), q: f(n * C), k: f(n * C), v: f(n * C), o: f(n * C), a: f(n * C),
+			logits: f(n * n), col: f(kernels.ColRows * 9 * C), rows: f(kernels.ColRows * C),
+		})
 	}
+	return ws
 }
 
-// attnScratch is one goroutine's buffers for GRSA on one window.
-type attnScratch struct {
-	q, k, v, o []float32 // [n*C]
-	logits     []float32 // [n*n]
-}
-
-func newAttnScratch(n, C int) *attnScratch {
-	return &attnScratch{
-		q: make([]float32, n*C), k: make([]float32, n*C), v: make([]float32, n*C),
-		o: make([]float32, n*C), logits: make([]float32, n*n),
+// windowIndex returns, for every token of every window of a block on an
+// hp x wp map, the token index it is read from: the cyclic roll by
+// (-sh, -sw) and the window partition as one index map (spec, block steps
+// 2-3). Windows are row-major over the grid, tokens row-major inside.
+// Scattering back through the same map is the reverse partition and the
+// roll back (step 4).
+func windowIndex(hp, wp, wh, ww, sh, sw int) []int32 {
+	idx := make([]int32, hp*wp)
+	gw := wp / ww
+	for y := range hp {
+		sy := (y + sh) % hp
+		for x := range wp {
+			sx := (x + sw) % wp
+			win := (y/wh)*gw + x/ww
+			idx[win*wh*ww+(y%wh)*ww+x%ww] = int32(sy*wp + sx)
+		}
 	}
+	return idx
 }
 
 // blockForward runs block b on the tokens t [hp*wp, C] in place (spec,
@@ -42,79 +69,75 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 	C, hid := m.Cfg.EmbedDim, m.Cfg.Hidden()
 	P, n := hp*wp, b.wh*b.ww
 	nW := P / n
-	shifted := b.sh != 0 || b.sw != 0
+	geo := m.geometry(hp, wp, b)
 
-	// Steps 2-3: cyclic roll by (-sh, -sw), then windows [nW, n, C].
-	src := t
-	if shifted {
-		kernels.Roll(ws.shifted, t, hp, wp, C, b.sh, b.sw)
-		src = ws.shifted
-	}
-	kernels.WindowPartition(ws.win, src, hp, wp, C, b.wh, b.ww)
-	var labels []int32
-	if shifted {
-		labels = m.maskLabels(hp, wp, b)
-	}
 	if trace != nil {
+		ws.win, ws.att = make([]float32, P*C), make([]float32, P*C)
+		for j, p := range geo.index {
+			copy(ws.win[j*C:(j+1)*C], t[int(p)*C:])
+		}
 		trace(fmt.Sprintf("05_layer%d_block%d_attn_in_windows_nWB_N_C", g, i), "raw", ws.win, nW, n, C)
 		trace(fmt.Sprintf("06_layer%d_block%d_esrpb_bias_%dx%d_HeadsxNxN", g, i, b.wh, b.ww), "raw", b.bias, b.heads, n, n)
-		if shifted {
-			trace(fmt.Sprintf("07_layer%d_block%d_attn_mask_%dx%d_nWxNxN", g, i, hp, wp), "raw", MaskFromLabels(labels, n), nW, n, n)
+		if geo.labels != nil {
+			trace(fmt.Sprintf("07_layer%d_block%d_attn_mask_%dx%d_nWxNxN", g, i, hp, wp), "raw", MaskFromLabels(geo.labels, n), nW, n, n)
 		}
 	}
 
-	// Step 4: GRSA on every window.
-	parallelFor(nW, th, func(lo, hi int) {
-		sc := newAttnScratch(n, C)
+	// Steps 2-5 per window: gather (roll + partition), GRSA, norm1, and
+	// scatter-add into t (reverse partition + roll back + residual). Every
+	// token belongs to exactly one window, so windows update t in place
+	// without reading each other's tokens.
+	parallelFor(nW, th, func(tid, lo, hi int) {
+		sc := ws.per[tid]
 		for w := lo; w < hi; w++ {
-			var lw []int32
-			if labels != nil {
-				lw = labels[w*n : (w+1)*n]
+			ix := geo.index[w*n : (w+1)*n]
+			for j, p := range ix {
+				copy(sc.x[j*C:(j+1)*C], t[int(p)*C:])
 			}
-			grsa(ws.att[w*n*C:(w+1)*n*C], ws.win[w*n*C:(w+1)*n*C], b, C, lw, sc)
+			var lw []int32
+			if geo.labels != nil {
+				lw = geo.labels[w*n : (w+1)*n]
+			}
+			grsa(sc.a, sc.x, b, C, lw, sc)
+			if trace != nil {
+				copy(ws.att[w*n*C:], sc.a)
+			}
+			kernels.LayerNorm(sc.a, sc.a, n, C, b.norm1W, b.norm1B, LayerNormEps)
+			for j, p := range ix {
+				dst := t[int(p)*C : int(p+1)*C]
+				for c, v := range sc.a[j*C : (j+1)*C] {
+					dst[c] += v
+				}
+			}
 		}
 	})
 	if trace != nil {
 		trace(fmt.Sprintf("05_layer%d_block%d_attn_out_windows_nWB_N_C", g, i), "raw", ws.att, nW, n, C)
 	}
-	// [nW, n, C] -> [hp, wp, C], roll back by (+sh, +sw).
-	kernels.WindowReverse(ws.a, ws.att, hp, wp, C, b.wh, b.ww)
-	a := ws.a
-	if shifted {
-		kernels.Roll(ws.shifted, ws.a, hp, wp, C, -b.sh, -b.sw)
-		a = ws.shifted
-	}
 
-	// Step 5: t = s + norm1(a).
-	parallelFor(P, th, func(lo, hi int) {
-		kernels.LayerNorm(a[lo*C:hi*C], a[lo*C:hi*C], hi-lo, C, b.norm1W, b.norm1B, LayerNormEps)
-		for j := lo * C; j < hi*C; j++ {
-			t[j] += a[j]
-		}
-	})
-
-	// Step 6 (spec, "FFN"): u = GELU(fc1(t)); u += dw2(GELU(dw1(u))); t += norm2(fc2(u)).
-	parallelFor(P, th, func(lo, hi int) {
-		kernels.Linear(ws.u[lo*hid:], hid, t[lo*C:], C, b.fc1W, b.fc1B, hi-lo, C, hid)
+	// Step 6 (spec, "FFN"): u = GELU(fc1(t)); u += dw2(GELU(dw1(u)));
+	// t += norm2(fc2(u)). u is viewed as an image [hp, wp, hid].
+	parallelFor(P, th, func(_, lo, hi int) {
+		b.fc1.Apply(ws.u[lo*hid:], hid, t[lo*C:], C, hi-lo, false)
 		kernels.GELU(ws.u[lo*hid : hi*hid])
 	})
-	// u viewed as an image [hp, wp, hid].
-	parallelFor(hp, th, func(lo, hi int) {
-		kernels.DepthwiseConv3x3(ws.d1, ws.u, hp, wp, hid, b.dw1W, b.dw1B, lo, hi)
+	parallelFor(hp, th, func(_, lo, hi int) {
+		kernels.DepthwiseConv3x3(ws.d1, ws.u, hp, wp, hid, b.dw1W, b.dw1B, lo, hi, false)
 		kernels.GELU(ws.d1[lo*wp*hid : hi*wp*hid])
 	})
-	parallelFor(hp, th, func(lo, hi int) {
-		kernels.DepthwiseConv3x3(ws.d2, ws.d1, hp, wp, hid, b.dw2W, b.dw2B, lo, hi)
-		for j := lo * wp * hid; j < hi*wp*hid; j++ {
-			ws.u[j] += ws.d2[j]
-		}
+	parallelFor(hp, th, func(_, lo, hi int) {
+		kernels.DepthwiseConv3x3(ws.u, ws.d1, hp, wp, hid, b.dw2W, b.dw2B, lo, hi, true)
 	})
-	parallelFor(P, th, func(lo, hi int) {
-		f := ws.tmp[lo*C : hi*C]
-		kernels.Linear(f, C, ws.u[lo*hid:], hid, b.fc2W, b.fc2B, hi-lo, hid, C)
-		kernels.LayerNorm(f, f, hi-lo, C, b.norm2W, b.norm2B, LayerNormEps)
-		for j := range f {
-			t[lo*C+j] += f[j]
+	parallelFor(P, th, func(tid, lo, hi int) {
+		f := ws.per[tid].rows
+		for r := lo; r < hi; r += kernels.ColRows {
+			k := min(kernels.ColRows, hi-r)
+			b.fc2.Apply(f, C, ws.u[r*hid:], hid, k, false)
+			kernels.LayerNorm(f[:k*C], f[:k*C], k, C, b.norm2W, b.norm2B, LayerNormEps)
+			dst := t[r*C : (r+k)*C]
+			for j, v := range f[:k*C] {
+				dst[j] += v
+			}
 		}
 	})
 }
@@ -122,50 +145,70 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 // grsa is Grouped Residual Self-Attention on one window (spec, "GRSA"):
 // x and out are [n, C]; labels (nil for unshifted blocks) are the window's
 // shift-mask regions.
-func grsa(out, x []float32, b *block, C int, labels []int32, sc *attnScratch) {
+func grsa(out, x []float32, b *block, C int, labels []int32, sc *threadScratch) {
 	n := b.wh * b.ww
 	half := C / 2
 	// Steps 1-2, GRL: q = concat(x0 + q1(x0), x1 + q2(x1)); same for k, v.
-	grl := func(dst, w1, b1, w2, b2 []float32) {
-		kernels.Linear(dst, C, x, C, w1, b1, n, half, half)
-		kernels.Linear(dst[half:], C, x[half:], C, w2, b2, n, half, half)
-		for j := range dst[:n*C] {
-			dst[j] += x[j]
-		}
+	grl := func(dst []float32, l1, l2 *kernels.Dense) {
+		copy(dst, x[:n*C])
+		l1.Apply(dst, C, x, C, n, true)
+		l2.Apply(dst[half:], C, x[half:], C, n, true)
 	}
-	grl(sc.q, b.q1W, b.q1B, b.q2W, b.q2B)
-	grl(sc.k, b.k1W, b.k1B, b.k2W, b.k2B)
-	grl(sc.v, b.v1W, b.v1B, b.v2W, b.v2B)
+	grl(sc.q, b.q1, b.q2)
+	grl(sc.k, b.k1, b.k2)
+	grl(sc.v, b.v1, b.v2)
 
 	// Steps 3-8 per head: channels [hd*d, (hd+1)*d) of q, k, v.
 	d := C / b.heads
+	l2normHeads(sc.q[:n*C], C, d)
+	l2normHeads(sc.k[:n*C], C, d)
+	lg := sc.logits[:n*n]
 	for hd := range b.heads {
 		q, k, v := sc.q[hd*d:], sc.k[hd*d:], sc.v[hd*d:]
-		kernels.L2Normalize(q, C, n, d)
-		kernels.L2Normalize(k, C, n, d)
-		lg := sc.logits
-		kernels.MatMulNT(lg, n, q, C, k, C, n, n, d) // [n, n]
-		scale := b.logitScale[hd]
-		bias := b.bias[hd*n*n : (hd+1)*n*n]
-		for i := range n {
-			row := lg[i*n : (i+1)*n]
-			br := bias[i*n : (i+1)*n]
-			for j := range row {
-				row[j] = row[j]*scale + br[j]
+		gemm.NT(n, n, d, q, C, k, C, lg, n, false) // [n, n] = q k^T
+		scaleBiasMaskSoftmax(lg, n, b.logitScale[hd], b.bias[hd*n*n:(hd+1)*n*n], labels)
+		gemm.NN(n, d, n, lg, n, v, C, sc.o[hd*d:], C, false) // [n, d] into head's columns
+	}
+	// Step 9: grouped output projection, no shortcut.
+	b.p1.Apply(out, C, sc.o, C, n, false)
+	b.p2.Apply(out[half:], C, sc.o[half:], C, n, false)
+}
+
+// l2normHeads normalises every d-wide head slice of every row of x [rows, C]
+// to unit L2 norm (max(||.||, 1e-12), GRSA step 4).
+func l2normHeads(x []float32, C, d int) {
+	for r := 0; r < len(x); r += C {
+		for h := r; h < r+C; h += d {
+			s := x[h : h+d]
+			var ss float32
+			for _, v := range s {
+				ss += v * v
 			}
-			if labels != nil {
-				li := labels[i]
-				for j, lj := range labels {
-					if lj != li {
-						row[j] += maskValue
-					}
+			inv := float32(1 / math.Max(math.Sqrt(float64(ss)), 1e-12))
+			for j := range s {
+				s[j] *= inv
+			}
+		}
+	}
+}
+
+// scaleBiasMaskSoftmax is GRSA steps 5-7 on one head's logits [n, n]:
+// x*scale + bias, -1e9 between tokens of different shift regions, softmax.
+func scaleBiasMaskSoftmax(lg []float32, n int, scale float32, bias []float32, labels []int32) {
+	for i := range n {
+		row := lg[i*n : (i+1)*n]
+		br := bias[i*n : (i+1)*n]
+		for j := range row {
+			row[j] = row[j]*scale + br[j]
+		}
+		if labels != nil {
+			li := labels[i]
+			for j, lj := range labels {
+				if lj != li {
+					row[j] += maskValue
 				}
 			}
 		}
-		kernels.Softmax(lg, n, n, n)
-		kernels.MatMulNN(sc.o[hd*d:], C, lg, n, v, C, n, d, n) // [n, d] into head's columns
 	}
-	// Step 9: grouped output projection, no shortcut.
-	kernels.Linear(out, C, sc.o, C, b.p1W, b.p1B, n, half, half)
-	kernels.Linear(out[half:], C, sc.o[half:], C, b.p2W, b.p2B, n, half, half)
+	kernels.Softmax(lg, n, n, n)
 }

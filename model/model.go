@@ -16,19 +16,20 @@ import (
 type Model struct {
 	Cfg Config
 
-	convFirstW, convFirstB []float32 // packed [C][9*3]
-	groups                 []group
-	normW, normB           []float32
-	convAfterW, convAfterB []float32 // packed [C][9*C]
-	upW, upB               []float32 // packed [3*s*s][9*C]
+	convFirst    *kernels.Conv3
+	groups       []group
+	normW, normB []float32
+	convAfter    *kernels.Conv3
+	upsample     *kernels.Conv3
 
 	mu    sync.Mutex
-	masks map[maskKey][]int32 // shift-mask labels per padded size and orientation
+	geos  map[geoKey]*geometry // window index maps and mask labels per size
+	pool  sync.Pool            // *workspace
 }
 
 type group struct {
-	blocks       []*block
-	convW, convB []float32 // packed [C][9*C]
+	blocks []*block
+	conv   *kernels.Conv3
 }
 
 // block holds the weights of one GRFormer block (spec, "Block i of a group").
@@ -37,13 +38,12 @@ type block struct {
 	heads          int
 
 	norm1W, norm1B, norm2W, norm2B []float32
-	// GRL and output projections: [C/2, C/2] weights and [C/2] biases.
-	q1W, q1B, q2W, q2B, k1W, k1B, k2W, k2B, v1W, v1B, v2W, v2B []float32
-	p1W, p1B, p2W, p2B                                         []float32
-	logitScale                                                 []float32 // exp(min(logit_scale, ln 100)) per head
-	bias                                                       []float32 // ES-RPB [heads][n][n]
+	// GRL and output projections, Linear(C/2 -> C/2).
+	q1, q2, k1, k2, v1, v2, p1, p2 *kernels.Dense
+	logitScale                     []float32 // exp(min(logit_scale, ln 100)) per head
+	bias                           []float32 // ES-RPB [heads][n][n]
 
-	fc1W, fc1B, fc2W, fc2B []float32
+	fc1, fc2               *kernels.Dense
 	dw1W, dw1B, dw2W, dw2B []float32 // packed [9][hidden]
 }
 
@@ -64,16 +64,16 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 	}
 	l := &loader{sd: sd, used: map[string]bool{}}
 	C, half, hid, in := cfg.EmbedDim, cfg.EmbedDim/2, cfg.Hidden(), cfg.InChans
-	m := &Model{Cfg: cfg, masks: map[maskKey][]int32{}}
-	conv := func(key string, cout, cin int) ([]float32, []float32) {
+	m := &Model{Cfg: cfg, geos: map[geoKey]*geometry{}}
+	conv := func(key string, cout, cin int) *kernels.Conv3 {
 		w := l.take(key+".weight", cout, cin, 3, 3)
 		b := l.take(key+".bias", cout)
 		if l.err != nil {
-			return nil, nil
+			return nil
 		}
-		return kernels.PackConv3x3(w, cout, cin), b
+		return kernels.NewConv3(w, b, cout, cin)
 	}
-	m.convFirstW, m.convFirstB = conv("conv_first", C, in)
+	m.convFirst = conv("conv_first", C, in)
 	ln100 := float32(math.Log(100))
 	for g, depth := range cfg.Depths {
 		heads := cfg.NumHeads[g]
@@ -85,23 +85,22 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 			n := b.wh * b.ww
 			b.norm1W, b.norm1B = l.take(p+"norm1.weight", C), l.take(p+"norm1.bias", C)
 			b.norm2W, b.norm2B = l.take(p+"norm2.weight", C), l.take(p+"norm2.bias", C)
-			lin := func(name string) ([]float32, []float32) {
-				return l.take(p+"attn."+name+".weight", half, half), l.take(p+"attn."+name+".bias", half)
+			dense := func(key string, out, in int) *kernels.Dense {
+				w, bias := l.take(key+".weight", out, in), l.take(key+".bias", out)
+				if l.err != nil {
+					return nil
+				}
+				return kernels.NewDense(w, bias, out, in)
 			}
-			b.q1W, b.q1B = lin("q1")
-			b.q2W, b.q2B = lin("q2")
-			b.k1W, b.k1B = lin("k1")
-			b.k2W, b.k2B = lin("k2")
-			b.v1W, b.v1B = lin("v1")
-			b.v2W, b.v2B = lin("v2")
-			b.p1W, b.p1B = lin("proj1")
-			b.p2W, b.p2B = lin("proj2")
+			b.q1, b.q2 = dense(p+"attn.q1", half, half), dense(p+"attn.q2", half, half)
+			b.k1, b.k2 = dense(p+"attn.k1", half, half), dense(p+"attn.k2", half, half)
+			b.v1, b.v2 = dense(p+"attn.v1", half, half), dense(p+"attn.v2", half, half)
+			b.p1, b.p2 = dense(p+"attn.proj1", half, half), dense(p+"attn.proj2", half, half)
 			ls := l.take(p+"attn.logit_scale", heads, 1, 1)
 			mlp0W := l.take(p+"attn.ESRPB_MLP.0.weight", esrpbHidden, 2)
 			mlp0B := l.take(p+"attn.ESRPB_MLP.0.bias", esrpbHidden)
 			mlp2W := l.take(p+"attn.ESRPB_MLP.2.weight", heads, esrpbHidden)
-			b.fc1W, b.fc1B = l.take(p+"mlp.fc1.weight", hid, C), l.take(p+"mlp.fc1.bias", hid)
-			b.fc2W, b.fc2B = l.take(p+"mlp.fc2.weight", C, hid), l.take(p+"mlp.fc2.bias", C)
+			b.fc1, b.fc2 = dense(p+"mlp.fc1", hid, C), dense(p+"mlp.fc2", C, hid)
 			dw1 := l.take(p+"mlp.dwconv.depthwise_conv.0.weight", hid, 1, 3, 3)
 			b.dw1B = l.take(p+"mlp.dwconv.depthwise_conv.0.bias", hid)
 			dw2 := l.take(p+"mlp.dwconv.depthwise_conv.2.weight", hid, 1, 3, 3)
@@ -140,12 +139,12 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 			b.bias = ESRPBBias(mlpOut, index, heads, n)
 			grp.blocks = append(grp.blocks, b)
 		}
-		grp.convW, grp.convB = conv(fmt.Sprintf("layers.%d.conv", g), C, C)
+		grp.conv = conv(fmt.Sprintf("layers.%d.conv", g), C, C)
 		m.groups = append(m.groups, grp)
 	}
 	m.normW, m.normB = l.take("norm.weight", C), l.take("norm.bias", C)
-	m.convAfterW, m.convAfterB = conv("conv_after_body", C, C)
-	m.upW, m.upB = conv("upsample.0", in*cfg.Scale*cfg.Scale, C)
+	m.convAfter = conv("conv_after_body", C, C)
+	m.upsample = conv("upsample.0", in*cfg.Scale*cfg.Scale, C)
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -208,21 +207,19 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) error {
 	c, C, s := cfg.InChans, cfg.EmbedDim, cfg.Scale
 	hp, wp := cfg.PaddedSize(h, w)
 	P := hp * wp
+	ws := m.getWorkspace(hp, wp, th)
+	defer m.pool.Put(ws)
 
-	// Step 1-2: reflect-pad to [3, hp, wp], subtract the mean, scale.
-	xp := make([]float32, c*P)
-	kernels.ReflectPadCHW(xp, x, c, h, w, hp, wp)
-	for ch := range c {
-		p := xp[ch*P : (ch+1)*P]
-		for i := range p {
-			p[i] = (p[i] - cfg.Mean[ch]) * cfg.ImgRange
-		}
-	}
-	// [3, hp, wp] -> tokens [hp*wp, 3]
-	xt := make([]float32, P*c)
-	for ch := range c {
-		for i := range P {
-			xt[i*c+ch] = xp[ch*P+i]
+	// Steps 1-2: reflect-pad to [hp, wp] (bottom, right), subtract the mean,
+	// scale, as tokens [hp*wp, 3].
+	xt := grow(ws.tmp, P*c)
+	for y := range hp {
+		sy := kernels.ReflectIndex(y, h)
+		for xx := range wp {
+			sx := kernels.ReflectIndex(xx, w)
+			for ch := range c {
+				xt[(y*wp+xx)*c+ch] = (x[(ch*h+sy)*w+sx] - cfg.Mean[ch]) * cfg.ImgRange
+			}
 		}
 	}
 	if trace != nil {
@@ -230,15 +227,13 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) error {
 	}
 
 	// Step 3: f0 = conv_first(x), tokens [P, C].
-	f0 := make([]float32, P*C)
-	m.conv3x3(th, f0, xt, hp, wp, c, C, m.convFirstW, m.convFirstB)
+	f0, t := ws.f0, ws.t
+	m.conv(ws, th, m.convFirst, f0, xt, hp, wp)
 	if trace != nil {
 		trace("00_conv_first_out_NCHW", "HWC", f0, hp, wp, C)
 	}
 
 	// Step 4: deep features.
-	ws := newWorkspace(cfg, hp, wp)
-	t := make([]float32, P*C)
 	copy(t, f0)
 	for g, grp := range m.groups {
 		for i, b := range grp.blocks {
@@ -256,69 +251,123 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) error {
 		}
 		// Group tail (spec, step 4): t = t + conv(t), the residual taken from
 		// the blocks' output, not from the group's input.
-		m.conv3x3(th, ws.tmp, t, hp, wp, C, C, grp.convW, grp.convB)
-		for j := range t {
-			t[j] += ws.tmp[j]
-		}
+		m.conv(ws, th, grp.conv, ws.tmp, t, hp, wp)
+		addTo(t, ws.tmp, th)
 		if trace != nil {
 			trace(fmt.Sprintf("02_layer%d_out_BLC", g), "HWC", t, hp, wp, C)
 		}
 	}
-	kernels.LayerNorm(t, t, P, C, m.normW, m.normB, LayerNormEps)
+	parallelFor(P, th, func(_, lo, hi int) {
+		kernels.LayerNorm(t[lo*C:hi*C], t[lo*C:hi*C], hi-lo, C, m.normW, m.normB, LayerNormEps)
+	})
 	if trace != nil {
 		trace("03_norm_out_BLC", "HWC", t, hp, wp, C)
 	}
 
 	// Step 5: y = conv_after_body(features) + f0.
 	y := ws.tmp
-	m.conv3x3(th, y, t, hp, wp, C, C, m.convAfterW, m.convAfterB)
-	for j := range y {
-		y[j] += f0[j]
-	}
+	m.conv(ws, th, m.convAfter, y, t, hp, wp)
+	addTo(y, f0, th)
 	if trace != nil {
 		trace("04_conv_after_body_plus_residual_NCHW", "HWC", y, hp, wp, C)
 	}
 
-	// Step 6: upsample conv to 3*s*s channels, pixel shuffle to [3, hp*s, wp*s].
+	// Step 6: upsample conv to 3*s*s channels ([P, 3*s*s] in the FFN buffer,
+	// free now), then pixel shuffle fused with step 7: undo the
+	// normalisation and crop to [3, h*s, w*s]:
+	// out[ch][yy*s+i][xx*s+j] = up[yy][xx][ch*s*s + i*s + j].
 	cs := c * s * s
-	up := make([]float32, P*cs)
-	m.conv3x3(th, up, y, hp, wp, C, cs, m.upW, m.upB)
+	up := grow(ws.u, P*cs)
+	m.conv(ws, th, m.upsample, up, y, hp, wp)
 	if trace != nil {
 		trace("08_upsample_conv_out_NCHW", "HWC", up, hp, wp, cs)
-	}
-	sh := make([]float32, c*P*s*s)
-	kernels.PixelShuffle(sh, up, hp, wp, c, s)
-	if trace != nil {
+		sh := make([]float32, c*P*s*s)
+		kernels.PixelShuffle(sh, up, hp, wp, c, s)
 		trace("09_upsample_out_before_mean_and_crop_NCHW", "raw", sh, c, hp*s, wp*s)
 	}
-
-	// Step 7: undo the normalisation, crop to [3, h*s, w*s].
-	ow, oh, pw := w*s, h*s, wp*s
-	for ch := range c {
-		for yy := range oh {
-			src := sh[(ch*hp*s+yy)*pw : (ch*hp*s+yy)*pw+ow]
-			d := dst[(ch*oh+yy)*ow : (ch*oh+yy+1)*ow]
-			for xx, v := range src {
-				d[xx] = v/cfg.ImgRange + cfg.Mean[ch]
+	oh, ow := h*s, w*s
+	parallelFor(oh, th, func(_, lo, hi int) {
+		for oy := lo; oy < hi; oy++ {
+			yy, i := oy/s, oy%s
+			for ch := range c {
+				d := dst[(ch*oh+oy)*ow : (ch*oh+oy+1)*ow]
+				for ox := range d {
+					v := up[(yy*wp+ox/s)*cs+ch*s*s+i*s+ox%s]
+					d[ox] = v/cfg.ImgRange + cfg.Mean[ch]
+				}
 			}
 		}
-	}
+	})
 	return nil
 }
 
-// conv3x3 runs kernels.Conv3x3 split by rows over the model's goroutines.
-func (m *Model) conv3x3(th int, dst, src []float32, h, w, cin, cout int, wp, bias []float32) {
-	parallelFor(h, th, func(lo, hi int) {
-		col := make([]float32, 9*cin)
-		kernels.Conv3x3(dst, src, h, w, cin, cout, wp, bias, col, lo, hi)
+// grow returns buf[:n], or a new slice when buf is too short.
+func grow(buf []float32, n int) []float32 {
+	if len(buf) >= n {
+		return buf[:n]
+	}
+	return make([]float32, n)
+}
+
+// getWorkspace takes a workspace for this size from the pool, or makes one.
+func (m *Model) getWorkspace(hp, wp, threads int) *workspace {
+	if v := m.pool.Get(); v != nil {
+		ws := v.(*workspace)
+		if ws.hp == hp && ws.wp == wp && ws.threads >= threads {
+			return ws
+		}
+	}
+	return newWorkspace(m.Cfg, hp, wp, threads)
+}
+
+// conv runs a 3x3 convolution on [h, w, cin] tokens, split by rows over the
+// goroutines.
+func (m *Model) conv(ws *workspace, th int, c *kernels.Conv3, dst, src []float32, h, w int) {
+	parallelFor(h, th, func(tid, lo, hi int) {
+		c.Apply(dst, src, h, w, ws.per[tid].col, lo, hi)
 	})
 }
 
-// parallelFor splits [0, n) into up to threads contiguous ranges and runs f
-// on each in its own goroutine, returning when all are done.
-func parallelFor(n, threads int, f func(lo, hi int)) {
+// addTo does dst += src over the goroutines.
+func addTo(dst, src []float32, th int) {
+	parallelFor(len(dst), th, func(_, lo, hi int) {
+		d := dst[lo:hi]
+		for j, v := range src[lo:hi] {
+			d[j] += v
+		}
+	})
+}
+
+// geometry is what a block's window attention needs for one padded size:
+// the gather index map and, for shifted blocks, the mask labels.
+type geometry struct {
+	index  []int32
+	labels []int32
+}
+
+type geoKey struct{ hp, wp, wh, ww, sh, sw int }
+
+func (m *Model) geometry(hp, wp int, b *block) *geometry {
+	k := geoKey{hp, wp, b.wh, b.ww, b.sh, b.sw}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g, ok := m.geos[k]; ok {
+		return g
+	}
+	g := &geometry{index: windowIndex(hp, wp, b.wh, b.ww, b.sh, b.sw)}
+	if b.sh != 0 || b.sw != 0 {
+		g.labels = shiftLabels(hp, wp, b.wh, b.ww, b.sh, b.sw)
+	}
+	m.geos[k] = g
+	return g
+}
+
+// parallelFor splits [0, n) into up to threads contiguous ranges and runs
+// f(tid, lo, hi) on each in its own goroutine (tid < threads), returning
+// when all are done.
+func parallelFor(n, threads int, f func(tid, lo, hi int)) {
 	if threads <= 1 || n <= 1 {
-		f(0, n)
+		f(0, 0, n)
 		return
 	}
 	threads = min(threads, n)
@@ -328,7 +377,7 @@ func parallelFor(n, threads int, f func(lo, hi int)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f(lo, hi)
+			f(t, lo, hi)
 		}()
 	}
 	wg.Wait()

@@ -1,0 +1,73 @@
+package kernels
+
+import "github.com/grformer/grformer/internal/gemm"
+
+// Dense is a Linear layer (y = x W^T + b) with its weight packed once for
+// the fast GEMM micro-kernels (internal/gemm: AVX-512, AVX2 or portable Go,
+// chosen at run time). It is read-only after NewDense and safe for
+// concurrent use.
+type Dense struct {
+	In, Out int
+	w       *gemm.PackedB
+	bias    []float32 // nil: no bias
+}
+
+// NewDense packs a PyTorch Linear weight [out, in] (and bias [out], may be
+// nil).
+func NewDense(w, bias []float32, out, in int) *Dense {
+	return &Dense{In: in, Out: out, w: gemm.PackNT(out, in, w, in), bias: bias}
+}
+
+// Apply computes dst[i] = x[i] W^T + b for m rows; x has row stride ldx and
+// dst row stride ldd. With accumulate the result is added to dst. It does
+// not allocate. Linear is the plain reference it is tested against.
+func (d *Dense) Apply(dst []float32, ldd int, x []float32, ldx int, m int, accumulate bool) {
+	d.w.Mul(m, x, ldx, dst, ldd, d.bias, accumulate)
+}
+
+// Conv3 is a dense 3x3 convolution (zero padding 1, stride 1) on [h, w, cin]
+// token images, computed as im2col rows times the packed weight. It is
+// read-only after NewConv3 and safe for concurrent use.
+type Conv3 struct {
+	Cin, Cout int
+	w         *gemm.PackedB
+	bias      []float32
+}
+
+// NewConv3 packs a PyTorch Conv2d weight [cout, cin, 3, 3] and bias [cout].
+func NewConv3(w, bias []float32, cout, cin int) *Conv3 {
+	pw := PackConv3x3(w, cout, cin) // [cout][9*cin], im2col order
+	return &Conv3{Cin: cin, Cout: cout, w: gemm.PackNT(cout, 9*cin, pw, 9*cin), bias: bias}
+}
+
+// ColRows is how many output pixels Apply turns into im2col rows at a time;
+// col scratch must hold ColRows*9*Cin values.
+const ColRows = 128
+
+// ColSize is the scratch size Apply needs.
+func (c *Conv3) ColSize() int { return ColRows * 9 * c.Cin }
+
+// Apply computes output rows [y0, y1) of dst [h, w, cout] from the whole of
+// src [h, w, cin]. col is scratch of ColSize() values. It does not allocate.
+// Conv3x3 is the plain reference it is tested against.
+func (c *Conv3) Apply(dst, src []float32, h, w int, col []float32, y0, y1 int) {
+	cin, k := c.Cin, 9*c.Cin
+	p0, p1 := y0*w, y1*w
+	for p := p0; p < p1; p += ColRows {
+		q := min(p+ColRows, p1)
+		for i := p; i < q; i++ {
+			y, x := i/w, i%w
+			row := col[(i-p)*k : (i-p+1)*k]
+			for t := range 9 {
+				yy, xx := y+t/3-1, x+t%3-1
+				seg := row[t*cin : (t+1)*cin]
+				if yy < 0 || yy >= h || xx < 0 || xx >= w {
+					clear(seg)
+					continue
+				}
+				copy(seg, src[(yy*w+xx)*cin:])
+			}
+		}
+		c.w.Mul(q-p, col, k, dst[p*c.Cout:], c.Cout, c.bias, false)
+	}
+}
