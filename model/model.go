@@ -22,9 +22,9 @@ type Model struct {
 	convAfter    *kernels.Conv3
 	upsample     *kernels.Conv3
 
-	mu    sync.Mutex
-	geos  map[geoKey]*geometry // window index maps and mask labels per size
-	pool  sync.Pool            // *workspace
+	mu   sync.Mutex
+	geos map[geoKey]*geometry // window index maps and mask labels per size
+	pool sync.Pool            // *workspace
 }
 
 type group struct {
