@@ -150,6 +150,9 @@ func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
 		}
 		perm, keepMode = st.Mode().Perm(), true
 	}
+	if len(base) > 200 {
+		base = base[:200] // keep the temporary name within NAME_MAX
+	}
 	var tmp *os.File
 	for range 100 {
 		name := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(rand.Uint64()%1e12, 36))

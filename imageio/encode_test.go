@@ -327,6 +327,13 @@ func TestWriteFile(t *testing.T) {
 			t.Error("old file changed")
 		}
 	})
+	t.Run("long name", func(t *testing.T) {
+		p := filepath.Join(dir, strings.Repeat("n", 240)+".png")
+		if err := WriteFile(p, img, EncodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p)
+	})
 	t.Run("invalid image creates nothing", func(t *testing.T) {
 		before := listDir(t, dir)
 		if err := WriteFile(filepath.Join(dir, "bad.png"), &Image{W: 1, H: 1}, EncodeOptions{}); err == nil {
