@@ -38,7 +38,8 @@ type Image struct {
 	Depth int
 
 	// ICC is the embedded ICC colour profile of the source, nil if none.
-	// The encoders write it back (PNG iCCP chunk, JPEG APP2 segments).
+	// The encoders write it back (PNG iCCP chunk, JPEG APP2 segments)
+	// unless its colour space contradicts the output; see Encode.
 	ICC []byte
 
 	// Format is the source format: "png", "jpeg", "webp", "bmp" or "tiff".
@@ -61,7 +62,7 @@ func NewImage(w, h int, gray, alpha bool, depth int) *Image {
 	if w <= 0 || h <= 0 {
 		panic(fmt.Sprintf("imageio: NewImage: invalid size %dx%d", w, h))
 	}
-	img := &Image{W: w, H: h, Gray: gray, Depth: depth}
+	img := &Image{W: w, H: h, Gray: gray, Depth: depth, Orientation: 1}
 	img.Pix = make([]float32, img.Channels()*w*h)
 	if alpha {
 		img.Alpha = make([]float32, w*h)
