@@ -11,6 +11,7 @@ import (
 
 	"github.com/grformer/grformer/checkpoint"
 	"github.com/grformer/grformer/internal/npy"
+	"github.com/grformer/grformer/kernels"
 )
 
 // goldenCase is one forward case of the reference's golden tensors.
@@ -77,7 +78,24 @@ func maxAbsDiff(got []float32, want []float64) (float64, int) {
 }
 
 func TestForwardGolden(t *testing.T) {
+	testForwardGolden(t, goldenCases)
+}
+
+// TestForwardGoldenGeneric runs the golden cases again with the portable Go
+// kernels forced, so the fallback of other platforms is checked on every run.
+func TestForwardGoldenGeneric(t *testing.T) {
+	defer kernels.SetGeneric(kernels.SetGeneric(true))
+	var cases []goldenCase
 	for _, tc := range goldenCases {
+		if !tc.slow {
+			cases = append(cases, tc)
+		}
+	}
+	testForwardGolden(t, cases)
+}
+
+func testForwardGolden(t *testing.T, cases []goldenCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := os.Stat(tc.dir); err != nil {
 				t.Skipf("golden case %s not found (%v): ../shared is absent", tc.name, err)

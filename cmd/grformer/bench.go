@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grformer/grformer"
+	"github.com/grformer/grformer/kernels"
+	"github.com/grformer/grformer/model"
+)
+
+func init() {
+	register("bench", "time the model on this machine", runBench)
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", `Usage: grformer bench [-scale S] [-size WxH] [flags]
+
+Times full forward passes on an LR input of the given size and prints the
+seconds, the effective GFLOP/s (2 x MACs of the padded size, attention
+products included, per second) and the peak memory of the process. Without
+-weights it uses the light preset with random weights.
+
+Example:
+  grformer bench -scale 4 -size 320x180
+  grformer bench -scale 2 -size 640x360 -threads 1`, stderr)
+	scale := fs.Int("scale", 4, "scale of the light preset (2, 3 or 4); ignored with -weights")
+	size := fs.String("size", "320x180", "LR input size `WxH`")
+	weights := fs.String("weights", "", "weights file instead of random light weights")
+	threads := fs.Int("threads", 0, "goroutines (0: GOMAXPROCS)")
+	runs := fs.Int("runs", 3, "timed runs (after one warm-up run)")
+	generic := fs.Bool("generic", false, "force the portable Go kernels (no assembly)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	w, h, err := parseSize(*size)
+	if err != nil {
+		return err
+	}
+	if *runs < 1 {
+		return fmt.Errorf("-runs %d: need at least 1", *runs)
+	}
+	if *generic {
+		defer kernels.SetGeneric(kernels.SetGeneric(true))
+	}
+	var net *model.Model
+	if *weights != "" {
+		m, err := grformer.Load(*weights)
+		if err != nil {
+			return err
+		}
+		net = m.Net()
+	} else {
+		cfg := model.Light(*scale)
+		sd, err := model.InitStateDict(cfg, 1)
+		if err != nil {
+			return err
+		}
+		if net, err = model.New(cfg, sd); err != nil {
+			return err
+		}
+	}
+	cfg := net.Cfg
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, 3*h*w)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	th := *threads
+	if th <= 0 {
+		th = runtime.GOMAXPROCS(0)
+	}
+	hp, wp := cfg.PaddedSize(h, w)
+	macs := cfg.TotalMACs(h, w, true)
+	fmt.Fprintf(stdout, "x%d, LR %dx%d (padded %dx%d) -> %dx%d, %d threads, kernels %s, %.2f GMAC\n",
+		cfg.Scale, w, h, wp, hp, w*cfg.Scale, h*cfg.Scale, th, kernels.Impl(), float64(macs)/1e9)
+	times := make([]float64, 0, *runs)
+	for i := 0; i <= *runs; i++ {
+		t0 := time.Now()
+		if _, err := net.Forward(x, 1, h, w, model.Options{Threads: th}); err != nil {
+			return err
+		}
+		d := time.Since(t0).Seconds()
+		label := fmt.Sprintf("run %d", i)
+		if i == 0 {
+			label = "warm-up"
+		} else {
+			times = append(times, d)
+		}
+		fmt.Fprintf(stdout, "  %-8s %.3f s\n", label, d)
+	}
+	sort.Float64s(times)
+	best, median := times[0], times[len(times)/2]
+	fmt.Fprintf(stdout, "best %.3f s, median %.3f s, %.1f GFLOP/s effective, peak RSS %s\n",
+		best, median, 2*float64(macs)/best/1e9, peakRSS())
+	return nil
+}
+
+// parseSize parses "WxH".
+func parseSize(s string) (w, h int, err error) {
+	a, b, ok := strings.Cut(strings.ToLower(s), "x")
+	if ok {
+		w, err = strconv.Atoi(a)
+		if err == nil {
+			h, err = strconv.Atoi(b)
+		}
+	}
+	if !ok || err != nil || w < 1 || h < 1 {
+		return 0, 0, fmt.Errorf("bad size %q, want WxH such as 320x180", s)
+	}
+	return w, h, nil
+}
+
+// peakRSS reports the process's peak resident set size (Linux VmHWM), or the
+// Go runtime's view of memory obtained from the OS elsewhere.
+func peakRSS() string {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				f := strings.Fields(v)
+				if kb, err := strconv.Atoi(f[0]); err == nil {
+					return fmt.Sprintf("%.0f MB", float64(kb)/1024)
+				}
+			}
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return fmt.Sprintf("%.0f MB (Go runtime Sys)", float64(ms.Sys)/1e6)
+}

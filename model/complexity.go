@@ -1,0 +1,112 @@
+package model
+
+// Component is one row of the model's cost accounting: parameters and
+// multiply-accumulates of one kind of layer, summed over the whole model,
+// for an input of a given size.
+type Component struct {
+	Name   string
+	Params int
+	// MACs on the padded size the model actually computes, and on the
+	// unpadded input size (the same formulas with H*W in place of Hp*Wp).
+	MACsPadded, MACsUnpadded int64
+	// AttnProduct marks q.k^T and attn.v, which some papers leave out of
+	// their MAC counts.
+	AttnProduct bool
+}
+
+// Component names, in model order.
+const (
+	CompConvFirst     = "conv_first"
+	CompGRL           = "GRL q/k/v"
+	CompProj          = "output projections"
+	CompQK            = "q.k^T"
+	CompAV            = "attn.v"
+	CompESRPB         = "ES-RPB MLP"
+	CompNorms         = "LayerNorms + logit scales"
+	CompFC1           = "FFN fc1"
+	CompDWConv        = "depthwise convs"
+	CompFC2           = "FFN fc2"
+	CompGroupConv     = "group convs"
+	CompConvAfterBody = "conv_after_body"
+	CompUpsampler     = "upsampler"
+)
+
+// Costs returns the parameter and MAC accounting per component for an LR
+// input of h x w pixels (one image). Only multiply-accumulates of linear
+// layers, convolutions and the two attention products count; LayerNorm,
+// softmax, GELU and additions do not, as is usual. The ES-RPB MLP runs once
+// per block per forward pass on its (2Wh-1)(2Ww-1) table rows, whatever the
+// image size. The parameters add up to NumParams.
+func (c Config) Costs(h, w int) []Component {
+	hp, wp := c.PaddedSize(h, w)
+	Pp, Pu := int64(hp*wp), int64(h*w)
+	C, half, hid := c.EmbedDim, c.EmbedDim/2, c.Hidden()
+	comps := []*Component{}
+	get := func(name string, attn bool) *Component {
+		for _, k := range comps {
+			if k.Name == name {
+				return k
+			}
+		}
+		k := &Component{Name: name, AttnProduct: attn}
+		comps = append(comps, k)
+		return k
+	}
+	// perPixel adds params and per-pixel MACs to a component.
+	perPixel := func(name string, params int, macs int64) {
+		k := get(name, false)
+		k.Params += params
+		k.MACsPadded += macs * Pp
+		k.MACsUnpadded += macs * Pu
+	}
+	conv := func(name string, cout, cinPerGroup int) {
+		perPixel(name, cout*cinPerGroup*9+cout, int64(cout*cinPerGroup*9))
+	}
+	conv(CompConvFirst, C, c.InChans)
+	for g, depth := range c.Depths {
+		heads := c.NumHeads[g]
+		for i := range depth {
+			wh, ww, _, _ := c.BlockWindow(i)
+			n := int64(wh * ww)
+			perPixel(CompGRL, 6*(half*half+half), int64(6*half*half))
+			perPixel(CompProj, 2*(half*half+half), int64(2*half*half))
+			// Per window and head, n x n x d; summed over windows and heads
+			// that is n*C per pixel.
+			for _, name := range []string{CompQK, CompAV} {
+				k := get(name, true)
+				k.MACsPadded += Pp * n * int64(C)
+				k.MACsUnpadded += Pu * n * int64(C)
+			}
+			rows := int64((2*wh - 1) * (2*ww - 1))
+			k := get(CompESRPB, false)
+			k.Params += 2*esrpbHidden + esrpbHidden + heads*esrpbHidden
+			k.MACsPadded += rows * int64(2*esrpbHidden+esrpbHidden*heads)
+			k.MACsUnpadded += rows * int64(2*esrpbHidden+esrpbHidden*heads)
+			perPixel(CompNorms, 4*C+heads, 0)
+			perPixel(CompFC1, hid*C+hid, int64(hid*C))
+			perPixel(CompDWConv, 2*(hid*9+hid), int64(2*hid*9))
+			perPixel(CompFC2, C*hid+C, int64(C*hid))
+		}
+		conv(CompGroupConv, C, C)
+	}
+	perPixel(CompNorms, 2*C, 0)
+	conv(CompConvAfterBody, C, C)
+	conv(CompUpsampler, c.InChans*c.Scale*c.Scale, C)
+	out := make([]Component, len(comps))
+	for i, k := range comps {
+		out[i] = *k
+	}
+	return out
+}
+
+// TotalMACs sums the MACs of Costs(h, w) on the padded size, with or
+// without the attention products.
+func (c Config) TotalMACs(h, w int, withAttn bool) int64 {
+	var t int64
+	for _, k := range c.Costs(h, w) {
+		if withAttn || !k.AttnProduct {
+			t += k.MACsPadded
+		}
+	}
+	return t
+}
