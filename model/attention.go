@@ -8,8 +8,40 @@ import (
 	"github.com/grformer/grformer/kernels"
 )
 
-// esrpbHidden is the width of the ES-RPB MLP's hidden layer.
-const esrpbHidden = 128
+// esrpbHidden and cpbHidden are the widths of the position-bias MLPs'
+// hidden layers (ES-RPB, Swin V2 CPB).
+const (
+	esrpbHidden = 128
+	cpbHidden   = 512
+)
+
+func biasMLPHidden(kind string) int {
+	if kind == BiasCPBLog {
+		return cpbHidden
+	}
+	return esrpbHidden
+}
+
+// CPBLogTable returns Swin V2's log-spaced coordinates for a wh x ww window
+// (the "cpb-log" variant): per axis t = 8*d/(W-1), mapped to
+// sign(t)*log2(|t|+1)/log2(8); layout as ESRPBTable.
+func CPBLogTable(wh, ww int) []float32 {
+	f := func(d, w int) float32 {
+		t := float32(d) / float32(w-1) * 8
+		a := float32(math.Log2(math.Abs(float64(t))+1) / 3)
+		if t < 0 {
+			return -a
+		}
+		return a
+	}
+	out := make([]float32, 0, (2*wh-1)*(2*ww-1)*2)
+	for dh := -(wh - 1); dh <= wh-1; dh++ {
+		for dw := -(ww - 1); dw <= ww-1; dw++ {
+			out = append(out, f(dh, wh), f(dw, ww))
+		}
+	}
+	return out
+}
 
 // maskValue is what the shift mask adds to the logits of token pairs from
 // different regions (spec, "Shift mask": -1e9, not -100).
@@ -57,15 +89,33 @@ func RelativePositionIndex(wh, ww int) []int64 {
 // ESRPBMLP runs the ES-RPB MLP, Linear(2 -> 128, bias), ReLU,
 // Linear(128 -> heads, no bias), on every table row: [rows][heads].
 func ESRPBMLP(table, w0, b0, w2 []float32, heads int) []float32 {
+	return biasMLP(table, w0, b0, w2, esrpbHidden, heads)
+}
+
+// biasMLP is Linear(2 -> hid, bias), ReLU, Linear(hid -> heads, no bias) on
+// every table row.
+func biasMLP(table, w0, b0, w2 []float32, hidW, heads int) []float32 {
 	rows := len(table) / 2
-	hid := make([]float32, rows*esrpbHidden)
-	kernels.Linear(hid, esrpbHidden, table, 2, w0, b0, rows, 2, esrpbHidden)
+	hid := make([]float32, rows*hidW)
+	kernels.Linear(hid, hidW, table, 2, w0, b0, rows, 2, hidW)
 	for i, v := range hid {
 		hid[i] = max(v, 0)
 	}
 	out := make([]float32, rows*heads)
-	kernels.Linear(out, heads, hid, esrpbHidden, w2, nil, rows, esrpbHidden, heads)
+	kernels.Linear(out, heads, hid, hidW, w2, nil, rows, hidW, heads)
 	return out
+}
+
+// TableBias expands a learned table [rows][heads] to [heads][n][n] without
+// any squashing (the "table" variant, SwinIR's bias).
+func TableBias(table []float32, index []int64, heads, n int) []float32 {
+	bias := make([]float32, heads*n*n)
+	for h := range heads {
+		for ij, r := range index {
+			bias[h*n*n+ij] = table[int(r)*heads+h]
+		}
+	}
+	return bias
 }
 
 // ESRPBBias expands the MLP output [rows][heads] to the per-head bias

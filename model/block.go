@@ -22,6 +22,7 @@ type workspace struct {
 // threadScratch is one goroutine's buffers.
 type threadScratch struct {
 	x, q, k, v, o, a []float32 // [n*C] one window
+	qkv              []float32 // [n*3C], "qkv" variant only
 	logits           []float32 // [n*n]
 	col              []float32 // im2col rows for Conv3
 	rows             []float32 // [ColRows*C]
@@ -35,7 +36,7 @@ func newWorkspace(cfg Config, hp, wp, threads int) *workspace {
 		f0: f(P * C), t: f(P * C), tmp: f(P * C), u: f(P * hid), d1: f(P * hid)}
 	for range threads {
 		ws.per = append(ws.per, &threadScratch{
-			x: f(n * C), q: f(n * C), k: f(n * C), v: f(n * C), o: f(n * C), a: f(n * C),
+			x: f(n * C), q: f(n * C), qkv: f(n * 3 * C), k: f(n * C), v: f(n * C), o: f(n * C), a: f(n * C),
 			logits: f(n * n), col: f(kernels.ColRows * 9 * C), rows: f(kernels.ColRows * C),
 		})
 	}
@@ -148,36 +149,54 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 func grsa(out, x []float32, b *block, C int, labels []int32, sc *threadScratch) {
 	n := b.wh * b.ww
 	half := C / 2
-	// Steps 1-2, GRL: q = concat(x0 + q1(x0), x1 + q2(x1)); same for k, v.
-	grl := func(dst []float32, l1, l2 *kernels.Dense) {
-		copy(dst, x[:n*C])
-		l1.Apply(dst, C, x, C, n, true)
-		l2.Apply(dst[half:], C, x[half:], C, n, true)
+	var Q, K, V []float32 // [n, C] each, row stride ld
+	ld := C
+	if b.qkv != nil {
+		// "qkv" variant: [n, 3C] = x W^T + b; q, k, v are column blocks.
+		b.qkv.Apply(sc.qkv, 3*C, x, C, n, false)
+		Q, K, V, ld = sc.qkv, sc.qkv[C:], sc.qkv[2*C:], 3*C
+	} else {
+		// Steps 1-2, GRL: q = concat(x0 + q1(x0), x1 + q2(x1)); same for k, v.
+		grl := func(dst []float32, l1, l2 *kernels.Dense) {
+			copy(dst, x[:n*C])
+			l1.Apply(dst, C, x, C, n, true)
+			l2.Apply(dst[half:], C, x[half:], C, n, true)
+		}
+		grl(sc.q, b.q1, b.q2)
+		grl(sc.k, b.k1, b.k2)
+		grl(sc.v, b.v1, b.v2)
+		Q, K, V = sc.q, sc.k, sc.v
 	}
-	grl(sc.q, b.q1, b.q2)
-	grl(sc.k, b.k1, b.k2)
-	grl(sc.v, b.v1, b.v2)
 
 	// Steps 3-8 per head: channels [hd*d, (hd+1)*d) of q, k, v.
 	d := C / b.heads
-	l2normHeads(sc.q[:n*C], C, d)
-	l2normHeads(sc.k[:n*C], C, d)
+	l2normHeads(Q, n, ld, C, d)
+	l2normHeads(K, n, ld, C, d)
 	lg := sc.logits[:n*n]
 	for hd := range b.heads {
-		q, k, v := sc.q[hd*d:], sc.k[hd*d:], sc.v[hd*d:]
-		gemm.NT(n, n, d, q, C, k, C, lg, n, false) // [n, n] = q k^T
-		scaleBiasMaskSoftmax(lg, n, b.logitScale[hd], b.bias[hd*n*n:(hd+1)*n*n], labels)
-		gemm.NN(n, d, n, lg, n, v, C, sc.o[hd*d:], C, false) // [n, d] into head's columns
+		q, k, v := Q[hd*d:], K[hd*d:], V[hd*d:]
+		gemm.NT(n, n, d, q, ld, k, ld, lg, n, false) // [n, n] = q k^T
+		var bias []float32
+		if b.bias != nil {
+			bias = b.bias[hd*n*n : (hd+1)*n*n]
+		}
+		scaleBiasMaskSoftmax(lg, n, b.logitScale[hd], bias, labels)
+		gemm.NN(n, d, n, lg, n, v, ld, sc.o[hd*d:], C, false) // [n, d] into head's columns
 	}
 	// Step 9: grouped output projection, no shortcut.
+	if b.proj != nil {
+		b.proj.Apply(out, C, sc.o, C, n, false)
+		return
+	}
 	b.p1.Apply(out, C, sc.o, C, n, false)
 	b.p2.Apply(out[half:], C, sc.o[half:], C, n, false)
 }
 
-// l2normHeads normalises every d-wide head slice of every row of x [rows, C]
-// to unit L2 norm (max(||.||, 1e-12), GRSA step 4).
-func l2normHeads(x []float32, C, d int) {
-	for r := 0; r < len(x); r += C {
+// l2normHeads normalises every d-wide head slice of the first C columns of
+// the n rows of x (row stride ld) to unit L2 norm (max(||.||, 1e-12), GRSA
+// step 4).
+func l2normHeads(x []float32, n, ld, C, d int) {
+	for r := 0; r < n*ld; r += ld {
 		for h := r; h < r+C; h += d {
 			s := x[h : h+d]
 			var ss float32
@@ -197,9 +216,15 @@ func l2normHeads(x []float32, C, d int) {
 func scaleBiasMaskSoftmax(lg []float32, n int, scale float32, bias []float32, labels []int32) {
 	for i := range n {
 		row := lg[i*n : (i+1)*n]
-		br := bias[i*n : (i+1)*n]
-		for j := range row {
-			row[j] = row[j]*scale + br[j]
+		if bias != nil {
+			br := bias[i*n : (i+1)*n]
+			for j := range row {
+				row[j] = row[j]*scale + br[j]
+			}
+		} else {
+			for j := range row {
+				row[j] *= scale
+			}
 		}
 		if labels != nil {
 			li := labels[i]

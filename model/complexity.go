@@ -17,12 +17,13 @@ type Component struct {
 // Component names, in model order.
 const (
 	CompConvFirst     = "conv_first"
-	CompGRL           = "GRL q/k/v"
-	CompProj          = "output projections"
+	CompQKV           = "q/k/v projection"  // GRL q1..v2, or Linear(C, 3C)
+	CompProj          = "output projection" // proj1 + proj2, or Linear(C, C)
 	CompQK            = "q.k^T"
 	CompAV            = "attn.v"
-	CompESRPB         = "ES-RPB MLP"
-	CompNorms         = "LayerNorms + logit scales"
+	CompPosBias       = "position bias" // ES-RPB MLP, CPB MLP or table
+	CompLogitScale    = "logit scales"
+	CompNorms         = "LayerNorms"
 	CompFC1           = "FFN fc1"
 	CompDWConv        = "depthwise convs"
 	CompFC2           = "FFN fc2"
@@ -68,8 +69,13 @@ func (c Config) Costs(h, w int) []Component {
 		for i := range depth {
 			wh, ww, _, _ := c.BlockWindow(i)
 			n := int64(wh * ww)
-			perPixel(CompGRL, 6*(half*half+half), int64(6*half*half))
-			perPixel(CompProj, 2*(half*half+half), int64(2*half*half))
+			if c.Proj() == ProjQKV {
+				perPixel(CompQKV, 3*C*C+3*C, int64(3*C*C))
+				perPixel(CompProj, C*C+C, int64(C*C))
+			} else {
+				perPixel(CompQKV, 6*(half*half+half), int64(6*half*half))
+				perPixel(CompProj, 2*(half*half+half), int64(2*half*half))
+			}
 			// Per window and head, n x n x d; summed over windows and heads
 			// that is n*C per pixel.
 			for _, name := range []string{CompQK, CompAV} {
@@ -77,12 +83,19 @@ func (c Config) Costs(h, w int) []Component {
 				k.MACsPadded += Pp * n * int64(C)
 				k.MACsUnpadded += Pu * n * int64(C)
 			}
-			rows := int64((2*wh - 1) * (2*ww - 1))
-			k := get(CompESRPB, false)
-			k.Params += 2*esrpbHidden + esrpbHidden + heads*esrpbHidden
-			k.MACsPadded += rows * int64(2*esrpbHidden+esrpbHidden*heads)
-			k.MACsUnpadded += rows * int64(2*esrpbHidden+esrpbHidden*heads)
-			perPixel(CompNorms, 4*C+heads, 0)
+			rows := (2*wh - 1) * (2*ww - 1)
+			k := get(CompPosBias, false)
+			switch c.Bias() {
+			case BiasESRPB, BiasCPBLog:
+				hid := biasMLPHidden(c.Bias())
+				k.Params += 2*hid + hid + heads*hid
+				k.MACsPadded += int64(rows * (2*hid + hid*heads))
+				k.MACsUnpadded += int64(rows * (2*hid + hid*heads))
+			case BiasTable:
+				k.Params += rows * heads
+			}
+			perPixel(CompLogitScale, heads, 0)
+			perPixel(CompNorms, 4*C, 0)
 			perPixel(CompFC1, hid*C+hid, int64(hid*C))
 			perPixel(CompDWConv, 2*(hid*9+hid), int64(2*hid*9))
 			perPixel(CompFC2, C*hid+C, int64(C*hid))
@@ -97,6 +110,17 @@ func (c Config) Costs(h, w int) []Component {
 		out[i] = *k
 	}
 	return out
+}
+
+// SelfAttention reports whether a component belongs to the self-attention
+// module (projections, attention products, position bias, logit scales):
+// what GRSA replaces in the paper's comparison.
+func SelfAttention(name string) bool {
+	switch name {
+	case CompQKV, CompProj, CompQK, CompAV, CompPosBias, CompLogitScale:
+		return true
+	}
+	return false
 }
 
 // TotalMACs sums the MACs of Costs(h, w) on the padded size, with or

@@ -23,6 +23,48 @@ type Config struct {
 	// the attn_mask buffers that reference checkpoints store; inference
 	// works at any size.
 	ImgSize int
+
+	// AttnProj is the attention's input/output projection (ablation
+	// variants; "" means the default):
+	//   "grl"  GRFormer's grouped residual layers q1..v2, proj1, proj2
+	//   "qkv"  one Linear(C, 3C) and one Linear(C, C), the SwinIR / Swin V2 form
+	AttnProj string
+	// PosBias is the relative position bias added to the logits ("" means
+	// the default):
+	//   "esrpb"    GRFormer's exponential-space bias, MLP 2 -> 128 -> heads, 16*sigmoid
+	//   "cpb-log"  Swin V2's log-spaced continuous bias: t = 8*d/(W-1) per axis,
+	//              sign(t)*log2(|t|+1)/log2(8), MLP 2 -> 512 -> heads, 16*sigmoid
+	//   "table"    SwinIR's learned table [(2Wh-1)(2Ww-1), heads], added as is
+	//   "none"     no position bias
+	// The attention itself stays GRSA's cosine attention with the clamped
+	// logit scale in every variant.
+	PosBias string
+}
+
+// Attention projection and position bias variants (Config.AttnProj, PosBias).
+const (
+	ProjGRL    = "grl"
+	ProjQKV    = "qkv"
+	BiasESRPB  = "esrpb"
+	BiasCPBLog = "cpb-log"
+	BiasTable  = "table"
+	BiasNone   = "none"
+)
+
+// Proj returns AttnProj with the default filled in.
+func (c Config) Proj() string {
+	if c.AttnProj == "" {
+		return ProjGRL
+	}
+	return c.AttnProj
+}
+
+// Bias returns PosBias with the default filled in.
+func (c Config) Bias() string {
+	if c.PosBias == "" {
+		return BiasESRPB
+	}
+	return c.PosBias
 }
 
 // LayerNormEps is the epsilon of every LayerNorm in the model.
@@ -94,6 +136,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: scale %d out of range 1..8", c.Scale)
 	case c.ImgRange == 0 || math.IsNaN(float64(c.ImgRange)):
 		return fmt.Errorf("model: img_range %v", c.ImgRange)
+	case c.Proj() != ProjGRL && c.Proj() != ProjQKV:
+		return fmt.Errorf("model: attention projection %q: want grl or qkv", c.AttnProj)
+	case c.Bias() != BiasESRPB && c.Bias() != BiasCPBLog && c.Bias() != BiasTable && c.Bias() != BiasNone:
+		return fmt.Errorf("model: position bias %q: want esrpb, cpb-log, table or none", c.PosBias)
 	}
 	for g, d := range c.Depths {
 		if d < 1 {
@@ -110,22 +156,9 @@ func (c Config) Validate() error {
 // NumParams is the number of trainable parameters of the configuration
 // (buffers excluded): 780,936 / 789,051 / 800,412 for Light(2/3/4).
 func (c Config) NumParams() int {
-	C, hid, half := c.EmbedDim, c.Hidden(), c.EmbedDim/2
-	n := C*c.InChans*9 + C // conv_first
-	for g, d := range c.Depths {
-		h := c.NumHeads[g]
-		blk := 4*C + // norm1, norm2
-			h + // logit_scale
-			128*2 + 128 + h*128 + // ES-RPB MLP
-			8*(half*half+half) + // q1..v2, proj1, proj2
-			hid*C + hid + // fc1
-			2*(hid*9+hid) + // two depthwise convs
-			C*hid + C // fc2
-		n += d*blk + C*C*9 + C // blocks + group conv
+	n := 0
+	for _, k := range c.Costs(c.PadMultiple(), c.PadMultiple()) {
+		n += k.Params
 	}
-	n += 2 * C     // norm
-	n += C*C*9 + C // conv_after_body
-	out := c.InChans * c.Scale * c.Scale
-	n += out*C*9 + out // upsample.0
 	return n
 }

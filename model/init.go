@@ -14,7 +14,8 @@ import (
 // trunc_normal_ cuts at +-2 absolute, which is the same here) with zero
 // bias, LayerNorm weight 1 and bias 0, convolutions PyTorch's default
 // (uniform +-1/sqrt(fan_in) for weight and bias), logit_scale ln 10.
-// Buffers are not included (New derives them). The same seed gives the
+// Buffers are not included (New derives them), but for the "table"
+// variant's relative_position_index. The same seed gives the
 // same weights.
 func InitStateDict(cfg Config, seed uint64) (checkpoint.StateDict, error) {
 	if err := cfg.Validate(); err != nil {
@@ -76,10 +77,27 @@ func InitStateDict(cfg Config, seed uint64) (checkpoint.StateDict, error) {
 			norm(p+"norm1", C)
 			norm(p+"norm2", C)
 			put(p+"attn.logit_scale", fill(h, float32(math.Log(10))), h, 1, 1)
-			linear(p+"attn.ESRPB_MLP.0", esrpbHidden, 2, true)
-			linear(p+"attn.ESRPB_MLP.2", h, esrpbHidden, false)
-			for _, n := range []string{"q1", "q2", "k1", "k2", "v1", "v2", "proj1", "proj2"} {
-				linear(p+"attn."+n, half, half, true)
+			switch cfg.Bias() {
+			case BiasESRPB:
+				linear(p+"attn.ESRPB_MLP.0", esrpbHidden, 2, true)
+				linear(p+"attn.ESRPB_MLP.2", h, esrpbHidden, false)
+			case BiasCPBLog:
+				linear(p+"attn.cpb_mlp.0", cpbHidden, 2, true)
+				linear(p+"attn.cpb_mlp.2", h, cpbHidden, false)
+			case BiasTable:
+				wh, ww, _, _ := cfg.BlockWindow(i)
+				put(p+"attn.relative_position_bias_table", truncNormal((2*wh-1)*(2*ww-1)*h), (2*wh-1)*(2*ww-1), h)
+				// The index buffer, as SwinIR checkpoints carry it: it lets
+				// ConfigFrom tell the window shape from the table's length.
+				sd[p+"attn.relative_position_index"] = checkpoint.NewI64([]int{wh * ww, wh * ww}, RelativePositionIndex(wh, ww))
+			}
+			if cfg.Proj() == ProjQKV {
+				linear(p+"attn.qkv", 3*C, C, true)
+				linear(p+"attn.proj", C, C, true)
+			} else {
+				for _, n := range []string{"q1", "q2", "k1", "k2", "v1", "v2", "proj1", "proj2"} {
+					linear(p+"attn."+n, half, half, true)
+				}
 			}
 			linear(p+"mlp.fc1", hid, C, true)
 			conv(p+"mlp.dwconv.depthwise_conv.0", hid, 1)

@@ -38,10 +38,12 @@ type block struct {
 	heads          int
 
 	norm1W, norm1B, norm2W, norm2B []float32
-	// GRL and output projections, Linear(C/2 -> C/2).
+	// GRL and output projections, Linear(C/2 -> C/2); or, for the "qkv"
+	// variant, Linear(C -> 3C) and Linear(C -> C).
 	q1, q2, k1, k2, v1, v2, p1, p2 *kernels.Dense
+	qkv, proj                      *kernels.Dense
 	logitScale                     []float32 // exp(min(logit_scale, ln 100)) per head
-	bias                           []float32 // ES-RPB [heads][n][n]
+	bias                           []float32 // position bias [heads][n][n]; nil for "none"
 
 	fc1, fc2               *kernels.Dense
 	dw1W, dw1B, dw2W, dw2B []float32 // packed [9][hidden]
@@ -92,20 +94,37 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 				}
 				return kernels.NewDense(w, bias, out, in)
 			}
-			b.q1, b.q2 = dense(p+"attn.q1", half, half), dense(p+"attn.q2", half, half)
-			b.k1, b.k2 = dense(p+"attn.k1", half, half), dense(p+"attn.k2", half, half)
-			b.v1, b.v2 = dense(p+"attn.v1", half, half), dense(p+"attn.v2", half, half)
-			b.p1, b.p2 = dense(p+"attn.proj1", half, half), dense(p+"attn.proj2", half, half)
+			if cfg.Proj() == ProjQKV {
+				b.qkv, b.proj = dense(p+"attn.qkv", 3*C, C), dense(p+"attn.proj", C, C)
+			} else {
+				b.q1, b.q2 = dense(p+"attn.q1", half, half), dense(p+"attn.q2", half, half)
+				b.k1, b.k2 = dense(p+"attn.k1", half, half), dense(p+"attn.k2", half, half)
+				b.v1, b.v2 = dense(p+"attn.v1", half, half), dense(p+"attn.v2", half, half)
+				b.p1, b.p2 = dense(p+"attn.proj1", half, half), dense(p+"attn.proj2", half, half)
+			}
 			ls := l.take(p+"attn.logit_scale", heads, 1, 1)
-			mlp0W := l.take(p+"attn.ESRPB_MLP.0.weight", esrpbHidden, 2)
-			mlp0B := l.take(p+"attn.ESRPB_MLP.0.bias", esrpbHidden)
-			mlp2W := l.take(p+"attn.ESRPB_MLP.2.weight", heads, esrpbHidden)
+			rows := (2*b.wh - 1) * (2*b.ww - 1)
+			var mlp0W, mlp0B, mlp2W, learned []float32
+			var tableT *checkpoint.Tensor
+			switch cfg.Bias() {
+			case BiasESRPB:
+				mlp0W = l.take(p+"attn.ESRPB_MLP.0.weight", esrpbHidden, 2)
+				mlp0B = l.take(p+"attn.ESRPB_MLP.0.bias", esrpbHidden)
+				mlp2W = l.take(p+"attn.ESRPB_MLP.2.weight", heads, esrpbHidden)
+				tableT = l.buffer(p+"attn.relative_position_bias_table", 1, 2*b.wh-1, 2*b.ww-1, 2)
+			case BiasCPBLog:
+				mlp0W = l.take(p+"attn.cpb_mlp.0.weight", cpbHidden, 2)
+				mlp0B = l.take(p+"attn.cpb_mlp.0.bias", cpbHidden)
+				mlp2W = l.take(p+"attn.cpb_mlp.2.weight", heads, cpbHidden)
+				tableT = l.buffer(p+"attn.relative_coords_table", 1, 2*b.wh-1, 2*b.ww-1, 2)
+			case BiasTable:
+				learned = l.take(p+"attn.relative_position_bias_table", rows, heads)
+			}
 			b.fc1, b.fc2 = dense(p+"mlp.fc1", hid, C), dense(p+"mlp.fc2", C, hid)
 			dw1 := l.take(p+"mlp.dwconv.depthwise_conv.0.weight", hid, 1, 3, 3)
 			b.dw1B = l.take(p+"mlp.dwconv.depthwise_conv.0.bias", hid)
 			dw2 := l.take(p+"mlp.dwconv.depthwise_conv.2.weight", hid, 1, 3, 3)
 			b.dw2B = l.take(p+"mlp.dwconv.depthwise_conv.2.bias", hid)
-			tableT := l.buffer(p+"attn.relative_position_bias_table", 1, 2*b.wh-1, 2*b.ww-1, 2)
 			indexT := l.buffer(p+"attn.relative_position_index", n, n)
 			var maskT *checkpoint.Tensor
 			if b.sh != 0 || b.sw != 0 {
@@ -122,10 +141,6 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 			for h, v := range ls {
 				b.logitScale[h] = float32(math.Exp(float64(min(v, ln100))))
 			}
-			table := ESRPBTable(b.wh, b.ww)
-			if err := checkTable(p+"attn.relative_position_bias_table", tableT, table); err != nil {
-				return nil, err
-			}
 			index := RelativePositionIndex(b.wh, b.ww)
 			if err := checkIndex(p+"attn.relative_position_index", indexT, index); err != nil {
 				return nil, err
@@ -135,8 +150,20 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 					return nil, err
 				}
 			}
-			mlpOut := ESRPBMLP(table, mlp0W, mlp0B, mlp2W, heads)
-			b.bias = ESRPBBias(mlpOut, index, heads, n)
+			switch cfg.Bias() {
+			case BiasESRPB, BiasCPBLog:
+				table, name := ESRPBTable(b.wh, b.ww), "relative_position_bias_table"
+				if cfg.Bias() == BiasCPBLog {
+					table, name = CPBLogTable(b.wh, b.ww), "relative_coords_table"
+				}
+				if err := checkTable(p+"attn."+name, tableT, table); err != nil {
+					return nil, err
+				}
+				mlpOut := biasMLP(table, mlp0W, mlp0B, mlp2W, biasMLPHidden(cfg.Bias()), heads)
+				b.bias = ESRPBBias(mlpOut, index, heads, n) // 16*sigmoid, as Swin V2's CPB too
+			case BiasTable:
+				b.bias = TableBias(learned, index, heads, n)
+			}
 			grp.blocks = append(grp.blocks, b)
 		}
 		grp.conv = conv(fmt.Sprintf("layers.%d.conv", g), C, C)

@@ -89,12 +89,46 @@ func ConfigFrom(sd checkpoint.StateDict) (Config, error) {
 	} else {
 		return cfg, fmt.Errorf("model: missing or malformed key %s (only the pixelshuffledirect upsampler is supported)", k)
 	}
-	k = "layers.0.blocks.0.attn.relative_position_bias_table"
-	if t, ok := sd[k]; ok {
+	// Ablation variants (Config.AttnProj, PosBias), by their keys.
+	const b0 = "layers.0.blocks.0.attn."
+	if _, ok := sd[b0+"qkv.weight"]; ok {
+		cfg.AttnProj = ProjQKV
+	}
+	_, esrpb := sd[b0+"ESRPB_MLP.0.weight"]
+	_, cpb := sd[b0+"cpb_mlp.0.weight"]
+	tbl, hasTable := sd[b0+"relative_position_bias_table"]
+	switch {
+	case esrpb:
+	case cpb:
+		cfg.PosBias = BiasCPBLog
+	case hasTable && len(tbl.Shape) == 2:
+		cfg.PosBias = BiasTable
+	default:
+		cfg.PosBias = BiasNone
+	}
+	// The window, from the first block's coordinate table buffer when there
+	// is one (else the default [8, 32]).
+	for _, k := range []string{b0 + "relative_position_bias_table", b0 + "relative_coords_table"} {
+		t, ok := sd[k]
+		if !ok || (k == b0+"relative_position_bias_table" && cfg.PosBias == BiasTable) {
+			continue
+		}
 		if len(t.Shape) != 4 || t.Shape[1]%2 != 1 || t.Shape[2]%2 != 1 {
 			return cfg, fmt.Errorf("model: %s has shape %v, want [1, 2Wh-1, 2Ww-1, 2]", k, t.Shape)
 		}
 		cfg.Window = [2]int{(t.Shape[1] + 1) / 2, (t.Shape[2] + 1) / 2}
+	}
+	// A learned table [(2Wh-1)(2Ww-1), heads] with the index buffer [n, n]
+	// fixes Wh + Ww = (4n + 1 - rows) / 2 and Wh * Ww = n; the smaller side
+	// is taken as Wh (the default orientation).
+	if idx, ok := sd[b0+"relative_position_index"]; ok && cfg.PosBias == BiasTable && len(idx.Shape) == 2 && len(tbl.Shape) == 2 {
+		n, rows := idx.Shape[0], tbl.Shape[0]
+		sum := (4*n + 1 - rows) / 2
+		for wh := 2; wh*wh <= n; wh++ {
+			if n%wh == 0 && wh+n/wh == sum {
+				cfg.Window = [2]int{wh, n / wh}
+			}
+		}
 	}
 	cfg.ImgSize = 64
 	for g := range groups {
