@@ -70,21 +70,24 @@
 //
 // # Measured
 //
-// Best of 3 runs of `go test -run X -bench . -count 3 ./internal/gemm/`, one goroutine,
-// GFLOP/s = 2·M·N·K/time. Machine of this measurement: 2-core AMD EPYC, CPU family 0x1A
-// (Zen 5), AVX-512, 48 KiB L1d and 1 MiB L2 per core, shared with other builds (noisy).
+// One invocation of `go test -run X -bench . -count 6 -benchtime 150ms ./internal/gemm/`, best
+// of the 6 counts, one goroutine, GFLOP/s = 2·M·N·K/time. Machine: 2-core AMD EPYC, CPU family
+// 0x1A (Zen 5), AVX-512, 48 KiB L1d and 1 MiB L2 per core, shared with other builds (load
+// average ~4 during the run, so these are lower bounds; quiet runs gave up to 231-238 on the
+// Linear, conv and TN shapes).
 //
 //	shape (M×N×K)                     avx512   avx2   generic
-//	Linear 60->60   4096×60×60          231     118      9.9
-//	Linear 60->120  4096×120×60         210     131     10.2
-//	Linear 120->60  4096×60×120         234     131     10.0
-//	grouped 30->30  4096×30×30 ld 60    206     127      9.7
-//	conv im2col     4096×60×540         236     125      9.9
-//	q·k^T  48×(256×256×20), NT          226     130     10.1
-//	q·k^T  256×256×20, pre-packed       240     142     10.1
-//	attn·v 48×(256×20×256), NN          133      81      9.6
-//	attn·v 48×(20×256×256), TN          238     123      9.8
-//	square NN 1024³                     196      78      7.4
+//	Linear 60->60   4096×60×60          220     126      9.7
+//	Linear 60->120  4096×120×60         221     125      9.7
+//	Linear 120->60  4096×60×120         224     126      9.8
+//	grouped 30->30  4096×30×30 ld 60    199     122      9.3
+//	conv im2col     4096×60×540         229     128     10.1
+//	q·k^T  48×(256×256×20), NT          220     125      9.7
+//	q·k^T  256×256×20, pre-packed       230     136      9.9
+//	attn·v 48×(256×20×256), NN          134      83     10.2
+//	attn·v 48×(20×256×256), TN          246     124      9.8
+//	square NN 1024³                     184      77      7.4
+//	pack k 256×20 (NT's per-call pack)  0.44 µs  1.35 µs (Go loop)
 //
 // For comparison (KERNELS.md, a 2-core Xeon): plain Go loops 4-7, OpenBLAS via cgo 70-137,
 // an earlier 12×32 AVX-512 assembly kernel 88-166 GFLOP/s on one core; the FMA peak there is
