@@ -8,7 +8,7 @@ import (
 // Benchmarks of the model's shapes, one goroutine, every implementation available here.
 // Names give M×N×K of one product; "48x" means 16 windows × 3 heads per op.
 
-func benchImpls(b *testing.B, flops int, f func()) {
+func benchImpls(b *testing.B, flops float64, f func()) {
 	for _, name := range Impls() {
 		b.Run(name, func(b *testing.B) {
 			prev, _ := SetImpl(name)
@@ -19,7 +19,7 @@ func benchImpls(b *testing.B, flops int, f func()) {
 				f()
 			}
 			if flops > 0 {
-				b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			}
 		})
 	}
@@ -37,7 +37,7 @@ func benchPacked(b *testing.B, m, n, k, lda, ldc int) {
 	w := PackNT(n, k, randSlice(n*k), k)
 	bias := randSlice(n)
 	c := make([]float32, (m-1)*ldc+n)
-	benchImpls(b, 2*m*n*k, func() { w.Mul(m, a, lda, c, ldc, bias, false) })
+	benchImpls(b, float64(2*m*n*k), func() { w.Mul(m, a, lda, c, ldc, bias, false) })
 }
 
 func BenchmarkLinear60to60_4096x60x60(b *testing.B)   { benchPacked(b, 4096, 60, 60, 60, 60) }
@@ -123,5 +123,5 @@ func BenchmarkPackNT_256x20(b *testing.B) {
 func BenchmarkSquareNN_1024(b *testing.B) {
 	const s = 1024
 	x, y, z := randSlice(s*s), randSlice(s*s), make([]float32, s*s)
-	benchImpls(b, 2*s*s*s, func() { NN(s, s, s, x, s, y, s, z, s, false) })
+	benchImpls(b, 2.0*s*s*s, func() { NN(s, s, s, x, s, y, s, z, s, false) })
 }
