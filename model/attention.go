@@ -15,7 +15,8 @@ const (
 	cpbHidden   = 512
 )
 
-func biasMLPHidden(kind string) int {
+// BiasMLPHidden is the hidden width of a position-bias MLP variant.
+func BiasMLPHidden(kind string) int {
 	if kind == BiasCPBLog {
 		return cpbHidden
 	}
@@ -46,6 +47,18 @@ func CPBLogTable(wh, ww int) []float32 {
 // maskValue is what the shift mask adds to the logits of token pairs from
 // different regions (spec, "Shift mask": -1e9, not -100).
 const maskValue = float32(-1e9)
+
+// CoordTable returns the MLP input table of a position-bias variant
+// (ESRPBTable for "esrpb", CPBLogTable for "cpb-log"), nil for the others.
+func CoordTable(kind string, wh, ww int) []float32 {
+	switch kind {
+	case BiasESRPB:
+		return ESRPBTable(wh, ww)
+	case BiasCPBLog:
+		return CPBLogTable(wh, ww)
+	}
+	return nil
+}
 
 // ESRPBTable returns the ES-RPB input table for a wh x ww window (spec, GRSA
 // step 6): for dh in -(wh-1)..wh-1 (outer) and dw in -(ww-1)..ww-1 (inner),
@@ -147,7 +160,11 @@ func pySlice(a int, b *int, l int) (lo, hi int) {
 	return lo, hi
 }
 
-func shiftLabels(hp, wp, wh, ww, sh, sw int) []int32 {
+// ShiftLabels returns the shift-mask region label of every token of every
+// window, [nW][n] in window order, for a block with window (wh, ww) and
+// shift (sh, sw) on an hp x wp padded map (spec, "Shift mask"). Tokens i, j
+// of a window attend to each other only when their labels are equal.
+func ShiftLabels(hp, wp, wh, ww, sh, sw int) []int32 {
 	img := make([]int32, hp*wp)
 	negWh, negSh, negWw, negSw := -wh, -sh, -ww, -sw
 	rows := [3][2]int{}
@@ -203,7 +220,7 @@ func MaskFromLabels(labels []int32, n int) []float32 {
 // ShiftMask returns the reference's attn_mask [nW][n][n] for a shifted block
 // with window (wh, ww) and shift (sh, sw) on an hp x wp padded input.
 func ShiftMask(hp, wp, wh, ww, sh, sw int) []float32 {
-	return MaskFromLabels(shiftLabels(hp, wp, wh, ww, sh, sw), wh*ww)
+	return MaskFromLabels(ShiftLabels(hp, wp, wh, ww, sh, sw), wh*ww)
 }
 
 func checkTable(key string, t *checkpoint.Tensor, want []float32) error {
@@ -242,7 +259,7 @@ func checkMask(key string, t *checkpoint.Tensor, size int, b *block) error {
 		return fmt.Errorf("model: buffer %s has dtype %s, want float", key, t.DType)
 	}
 	n := b.wh * b.ww
-	labels := shiftLabels(size, size, b.wh, b.ww, b.sh, b.sw)
+	labels := ShiftLabels(size, size, b.wh, b.ww, b.sh, b.sw)
 	for w := 0; w < len(labels)/n; w++ {
 		l := labels[w*n : (w+1)*n]
 		for i := range n {

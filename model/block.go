@@ -43,13 +43,13 @@ func newWorkspace(cfg Config, hp, wp, threads int) *workspace {
 	return ws
 }
 
-// windowIndex returns, for every token of every window of a block on an
+// WindowIndex returns, for every token of every window of a block on an
 // hp x wp map, the token index it is read from: the cyclic roll by
 // (-sh, -sw) and the window partition as one index map (spec, block steps
 // 2-3). Windows are row-major over the grid, tokens row-major inside.
 // Scattering back through the same map is the reverse partition and the
 // roll back (step 4).
-func windowIndex(hp, wp, wh, ww, sh, sw int) []int32 {
+func WindowIndex(hp, wp, wh, ww, sh, sw int) []int32 {
 	idx := make([]int32, hp*wp)
 	gw := wp / ww
 	for y := range hp {

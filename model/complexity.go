@@ -87,7 +87,7 @@ func (c Config) Costs(h, w int) []Component {
 			k := get(CompPosBias, false)
 			switch c.Bias() {
 			case BiasESRPB, BiasCPBLog:
-				hid := biasMLPHidden(c.Bias())
+				hid := BiasMLPHidden(c.Bias())
 				k.Params += 2*hid + hid + heads*hid
 				k.MACsPadded += int64(rows * (2*hid + hid*heads))
 				k.MACsUnpadded += int64(rows * (2*hid + hid*heads))

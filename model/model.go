@@ -159,7 +159,7 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 				if err := checkTable(p+"attn."+name, tableT, table); err != nil {
 					return nil, err
 				}
-				mlpOut := biasMLP(table, mlp0W, mlp0B, mlp2W, biasMLPHidden(cfg.Bias()), heads)
+				mlpOut := biasMLP(table, mlp0W, mlp0B, mlp2W, BiasMLPHidden(cfg.Bias()), heads)
 				b.bias = ESRPBBias(mlpOut, index, heads, n) // 16*sigmoid, as Swin V2's CPB too
 			case BiasTable:
 				b.bias = TableBias(learned, index, heads, n)
@@ -381,9 +381,9 @@ func (m *Model) geometry(hp, wp int, b *block) *geometry {
 	if g, ok := m.geos[k]; ok {
 		return g
 	}
-	g := &geometry{index: windowIndex(hp, wp, b.wh, b.ww, b.sh, b.sw)}
+	g := &geometry{index: WindowIndex(hp, wp, b.wh, b.ww, b.sh, b.sw)}
 	if b.sh != 0 || b.sw != 0 {
-		g.labels = shiftLabels(hp, wp, b.wh, b.ww, b.sh, b.sw)
+		g.labels = ShiftLabels(hp, wp, b.wh, b.ww, b.sh, b.sw)
 	}
 	m.geos[k] = g
 	return g
