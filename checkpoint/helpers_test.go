@@ -50,6 +50,9 @@ func diffSD(a, b StateDict) string {
 		if !slices.Equal(ta.Shape, tb.Shape) {
 			return k + ": shapes differ"
 		}
+		if ta.DType != tb.DType {
+			return fmt.Sprintf("%s: dtypes %s and %s", k, ta.DType, tb.DType)
+		}
 		if ta.IsFloat() != tb.IsFloat() {
 			return k + ": one is floating, the other integer"
 		}
