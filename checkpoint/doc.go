@@ -58,8 +58,11 @@
 // writer pads the header with spaces to a multiple of 8 bytes and writes the
 // tensors in sorted key order.
 //
-// Writers store F32 and I64 tensors (F64 when a tensor carries F64 values);
-// WritePTH output is what torch.load(path, weights_only=True) accepts.
+// Writers store F32 and I64 tensors (F64 when a tensor carries F64 values).
+// WritePTH lays out the zip and the pickle as torch.save does, using only
+// what torch.load(path, weights_only=True) allows; the tests check its
+// output with an independent Python reader (pickletools and a restricted
+// pickle.Unpickler) and with torch.load itself where PyTorch is installed.
 //
 // # Safety model
 //
@@ -83,11 +86,13 @@
 //     extension codes, out-of-band buffers), and checks every length
 //     prefix against the bytes left, so that the decoder never allocates
 //     more than the pickle holds. It also bounds MARK nesting and the
-//     estimated decoding memory, and refuses the few inputs on which
-//     gopickle v0.2.0 is known to panic.
+//     estimated decoding memory, and refuses zero-length LONG1/LONG4, on
+//     which gopickle v0.2.0 panics.
 //  3. gopickle's FindClass hook applies the allowlist again, and its
 //     PersistentLoad hook only accepts torch storage ids; a panic inside
-//     the decoder is recovered and reported as a malformed pickle.
+//     the decoder (gopickle has others on malformed input, e.g. an odd
+//     number of SETITEMS items or an unhashable dict key) is recovered and
+//     reported as a malformed pickle.
 //
 // Every size from the file is validated before it is used to allocate:
 // storage sizes against their zip entries, views against their storages,
@@ -99,7 +104,7 @@
 //
 // # Library choices
 //
-// gopickle (github.com/nlpodyssey/gopickle, v0.2.0, BSD licence, by the
+// gopickle (github.com/nlpodyssey/gopickle, v0.2.0, BSD-2-Clause, by the
 // authors of the spago ML library) is pure Go, small enough to audit,
 // supports pickle protocols 0-5, and exposes the two hooks a restricted
 // unpickler needs: FindClass (class lookup) and PersistentLoad (storage
@@ -111,9 +116,9 @@
 // pytorch package is not used: it allocates each storage at the size the
 // pickle declares before comparing it with the zip entry, does not gather
 // strided views, and accepts a few more globals than a state dict needs;
-// this package checks sizes first and gathers views itself. The alternatives were a hand-written
-// unpickler (more code of our own to get right) or a cgo binding to
-// libtorch (excluded: the module is pure Go).
+// this package checks sizes first and gathers views itself. The
+// alternatives were a hand-written unpickler (more code of our own to get
+// right) or a cgo binding to libtorch (excluded: the module is pure Go).
 //
 // Safetensors is implemented here rather than with
 // github.com/nlpodyssey/safetensors: the format is a JSON header and raw
