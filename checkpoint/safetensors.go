@@ -87,8 +87,11 @@ func decodeSafetensors(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) 
 	dataStart := 8 + int64(n)
 	dataLen := size - dataStart
 	for _, e := range entries {
-		if e.begin < 0 || e.end < e.begin || e.end > dataLen {
+		if e.begin < 0 || e.end < e.begin {
 			return nil, nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the data area (%d bytes)", e.name, e.begin, e.end, dataLen)
+		}
+		if e.end > dataLen {
+			return nil, nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the data area (%d bytes; truncated file?)", e.name, e.begin, e.end, dataLen)
 		}
 		numel, ok := shapeNumel(e.shape)
 		if !ok {

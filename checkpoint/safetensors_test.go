@@ -80,7 +80,7 @@ func TestSafetensorsBad(t *testing.T) {
 		{"header beyond file", append(binary.LittleEndian.AppendUint64(nil, 1000), `{"a":1}`...), "header length 1000 goes beyond the end of the file"},
 		{"header over limit", append(binary.LittleEndian.AppendUint64(nil, 1<<40), `{}`...), "exceeds the 100000000-byte limit"},
 		{"header length overflow", append(binary.LittleEndian.AppendUint64(nil, 1<<63+5), `{}`...), "exceeds"},
-		{"offsets out of range", stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}`, data8), `tensor "w": data_offsets [0, 16] outside the data area (8 bytes)`},
+		{"offsets out of range", stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}`, data8), `tensor "w": data_offsets [0, 16] outside the data area (8 bytes; truncated file?)`},
 		{"negative offset", stFile(`{"w":{"dtype":"F32","shape":[0],"data_offsets":[-4,-4]}}`, data8), `tensor "w": data_offsets [-4, -4] outside`},
 		{"begin after end", stFile(`{"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}}`, data8), `tensor "w": data_offsets [8, 4] outside`},
 		{"shape does not match bytes", stFile(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, data8), `tensor "w": shape [3] of F32 needs 12 bytes, data_offsets [0, 8] span 8`},
