@@ -1,0 +1,337 @@
+package train
+
+import (
+	"math"
+	"sync"
+
+	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/kernels"
+)
+
+// parallelFor splits [0, n) into up to threads contiguous ranges and runs
+// f(tid, lo, hi) on each in its own goroutine.
+func parallelFor(n, threads int, f func(tid, lo, hi int)) {
+	if threads <= 1 || n <= 1 {
+		f(0, 0, n)
+		return
+	}
+	threads = min(threads, n)
+	var wg sync.WaitGroup
+	for t := range threads {
+		lo, hi := t*n/threads, (t+1)*n/threads
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(t, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// linearFwd computes y[m, out] = x[m, in] W^T + b (W in PyTorch layout),
+// x with row stride ldx, y with row stride ldy; with acc, y is added to.
+// Rows are split over the goroutines.
+func linearFwd(y []float32, ldy int, x []float32, ldx int, w, b []float32, m, in, out int, acc bool, th int) {
+	parallelFor(m, th, func(_, lo, hi int) {
+		gemm.Gemm(false, true, hi-lo, out, in, x[lo*ldx:], ldx, w, in, y[lo*ldy:], ldy, b, acc)
+	})
+}
+
+// linearBwd is the backward pass of linearFwd: dx (+)= dy W (if dx is not
+// nil; accumulated when accDx), dW += dy^T x, db += colsum(dy). The weight
+// gradient is split over output rows, so the result does not depend on the
+// number of goroutines.
+func linearBwd(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, w, dw, db []float32, m, in, out int, accDx bool, th int) {
+	if dx != nil {
+		parallelFor(m, th, func(_, lo, hi int) {
+			gemm.Gemm(false, false, hi-lo, in, out, dy[lo*lddy:], lddy, w, in, dx[lo*lddx:], lddx, nil, accDx)
+		})
+	}
+	parallelFor(out, th, func(_, lo, hi int) {
+		// dW[lo:hi, :] += dy[:, lo:hi]^T x
+		gemm.Gemm(true, false, hi-lo, in, m, dy[lo:], lddy, x, ldx, dw[lo*in:], in, nil, true)
+		if db != nil {
+			for o := lo; o < hi; o++ {
+				var s float32
+				for r := range m {
+					s += dy[r*lddy+o]
+				}
+				db[o] += s
+			}
+		}
+	})
+}
+
+// im2col fills col [rows, 9*cin] for output pixels p0..p0+rows of an h x w
+// image src [h*w, cin] (zero padding 1).
+func im2col(col, src []float32, h, w, cin, p0, rows int) {
+	k := 9 * cin
+	for i := range rows {
+		p := p0 + i
+		y, x := p/w, p%w
+		row := col[i*k : (i+1)*k]
+		for t := range 9 {
+			yy, xx := y+t/3-1, x+t%3-1
+			seg := row[t*cin : (t+1)*cin]
+			if yy < 0 || yy >= h || xx < 0 || xx >= w {
+				clear(seg)
+				continue
+			}
+			copy(seg, src[(yy*w+xx)*cin:])
+		}
+	}
+}
+
+// col2imAdd scatters dcol [rows, 9*cin] back into dsrc [h*w, cin] (adding).
+func col2imAdd(dsrc, dcol []float32, h, w, cin, p0, rows int) {
+	k := 9 * cin
+	for i := range rows {
+		p := p0 + i
+		y, x := p/w, p%w
+		row := dcol[i*k : (i+1)*k]
+		for t := range 9 {
+			yy, xx := y+t/3-1, x+t%3-1
+			if yy < 0 || yy >= h || xx < 0 || xx >= w {
+				continue
+			}
+			d := dsrc[(yy*w+xx)*cin : (yy*w+xx+1)*cin]
+			for c, v := range row[t*cin : (t+1)*cin] {
+				d[c] += v
+			}
+		}
+	}
+}
+
+// conv3 is a 3x3 convolution with its weight repacked for the im2col GEMM.
+type conv3 struct {
+	cin, cout int
+	w, b      []float32 // PyTorch [cout, cin, 3, 3], [cout]
+	dw, db    []float32 // gradients, same layouts
+	wp        []float32 // packed [cout][9*cin] (refreshed by pack)
+	dwp       []float32 // packed gradient scratch
+}
+
+func (c *conv3) pack() {
+	c.wp = kernels.PackConv3x3(c.w, c.cout, c.cin)
+	if c.dwp == nil {
+		c.dwp = make([]float32, len(c.wp))
+	}
+}
+
+// fwd runs the convolution on n images of h x w: src [n*h*w, cin] to dst
+// [n*h*w, cout]. col is scratch per goroutine.
+func (c *conv3) fwd(dst, src []float32, n, h, w int, th int) {
+	P := h * w
+	k := 9 * c.cin
+	parallelFor(n*P, th, func(_, lo, hi int) {
+		col := make([]float32, colChunk*k)
+		for p := lo; p < hi; {
+			img, q := p/P, p%P
+			rows := min(colChunk, hi-p, P-q)
+			im2col(col, src[img*P*c.cin:], h, w, c.cin, q, rows)
+			gemm.Gemm(false, true, rows, c.cout, k, col, k, c.wp, k, dst[p*c.cout:], c.cout, c.b, false)
+			p += rows
+		}
+	})
+}
+
+// colChunk is how many pixels become im2col rows at a time.
+const colChunk = 256
+
+// bwd: dsrc (+)= conv^T(ddst) when dsrc is not nil, dW += ..., db += ....
+// The weight gradient is accumulated image chunk by image chunk in a fixed
+// order, split over output channels, so it does not depend on the number of
+// goroutines.
+func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
+	P := h * w
+	k := 9 * c.cin
+	if dsrc != nil {
+		parallelFor(n, th, func(_, lo, hi int) {
+			dcol := make([]float32, colChunk*k)
+			for img := lo; img < hi; img++ {
+				for q := 0; q < P; q += colChunk {
+					rows := min(colChunk, P-q)
+					gemm.Gemm(false, false, rows, k, c.cout, ddst[(img*P+q)*c.cout:], c.cout, c.wp, k, dcol, k, nil, false)
+					col2imAdd(dsrc[img*P*c.cin:], dcol, h, w, c.cin, q, rows)
+				}
+			}
+		})
+	}
+	// Weight gradient on the packed layout: dWp[cout, 9cin] += ddst^T col.
+	clear(c.dwp)
+	col := make([]float32, P*k)
+	for img := range n {
+		parallelFor(P, th, func(_, lo, hi int) {
+			for q := lo; q < hi; q += colChunk {
+				im2col(col[q*k:], src[img*P*c.cin:], h, w, c.cin, q, min(colChunk, hi-q))
+			}
+		})
+		parallelFor(c.cout, th, func(_, lo, hi int) {
+			gemm.Gemm(true, false, hi-lo, k, P, ddst[img*P*c.cout+lo:], c.cout, col, k, c.dwp[lo*k:], k, nil, true)
+			for o := lo; o < hi; o++ {
+				var s float32
+				for p := range P {
+					s += ddst[(img*P+p)*c.cout+o]
+				}
+				c.db[o] += s
+			}
+		})
+	}
+	// Unpack [cout][tap][cin] into PyTorch [cout][cin][3][3].
+	for o := range c.cout {
+		for i := range c.cin {
+			for t := range 9 {
+				c.dw[(o*c.cin+i)*9+t] += c.dwp[o*k+t*c.cin+i]
+			}
+		}
+	}
+}
+
+// dwFwd is the depthwise 3x3 conv on n images [h*w, ch] with PyTorch
+// weight [ch, 1, 3, 3] packed as wp [9][ch].
+func dwFwd(dst, src []float32, n, h, w, ch int, wp, b []float32, th int) {
+	P := h * w
+	parallelFor(n*h, th, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			img, y := r/h, r%h
+			kernels.DepthwiseConv3x3(dst[img*P*ch:], src[img*P*ch:(img+1)*P*ch], h, w, ch, wp, b, y, y+1, false)
+		}
+	})
+}
+
+// dwBwd: dsrc += dwconv^T(ddst); dw (PyTorch [ch,1,3,3]) and db accumulate.
+// Weight gradients are split over channels (deterministic).
+func dwBwd(dsrc, ddst, src []float32, n, h, w, ch int, wp, dw, db []float32, th int) {
+	P := h * w
+	parallelFor(n*h, th, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			img, y := r/h, r%h
+			for x := range w {
+				d := dsrc[(img*P+y*w+x)*ch : (img*P+y*w+x+1)*ch]
+				// dsrc[y][x] += sum_t w[t] * ddst[y - dy_t][x - dx_t]
+				for t := range 9 {
+					yy, xx := y-(t/3-1), x-(t%3-1)
+					if yy < 0 || yy >= h || xx < 0 || xx >= w {
+						continue
+					}
+					g := ddst[(img*P+yy*w+xx)*ch : (img*P+yy*w+xx+1)*ch]
+					wt := wp[t*ch : (t+1)*ch]
+					for c := range d {
+						d[c] += wt[c] * g[c]
+					}
+				}
+			}
+		}
+	})
+	parallelFor(ch, th, func(_, lo, hi int) {
+		acc := make([]float64, 10*(hi-lo))
+		for img := range n {
+			for y := range h {
+				for x := range w {
+					g := ddst[(img*P+y*w+x)*ch:]
+					for t := range 9 {
+						yy, xx := y+t/3-1, x+t%3-1
+						if yy < 0 || yy >= h || xx < 0 || xx >= w {
+							continue
+						}
+						s := src[(img*P+yy*w+xx)*ch:]
+						for c := lo; c < hi; c++ {
+							acc[(c-lo)*10+t] += float64(g[c] * s[c])
+						}
+					}
+					for c := lo; c < hi; c++ {
+						acc[(c-lo)*10+9] += float64(g[c])
+					}
+				}
+			}
+		}
+		for c := lo; c < hi; c++ {
+			for t := range 9 {
+				dw[c*9+t] += float32(acc[(c-lo)*10+t])
+			}
+			db[c] += float32(acc[(c-lo)*10+9])
+		}
+	})
+}
+
+// lnFwd is LayerNorm over c channels of m rows, saving mean and 1/std.
+func lnFwd(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
+	parallelFor(m, th, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x := src[i*c : (i+1)*c]
+			var mu float64
+			for _, v := range x {
+				mu += float64(v)
+			}
+			mu /= float64(c)
+			var vr float64
+			for _, v := range x {
+				d := float64(v) - mu
+				vr += d * d
+			}
+			vr /= float64(c)
+			rs := 1 / math.Sqrt(vr+1e-5)
+			mean[i], rstd[i] = float32(mu), float32(rs)
+			d := dst[i*c : (i+1)*c]
+			for j, v := range x {
+				d[j] = float32((float64(v)-mu)*rs)*g[j] + b[j]
+			}
+		}
+	})
+}
+
+// lnBwd: dsrc (+)= LayerNorm backward of dy; dg, db accumulate. When scale
+// is not nil, dy of row i is multiplied by scale[i/rowsPerScale] first
+// (drop path). The parameter gradients are reduced per channel over rows in
+// a fixed order.
+func lnBwd(dsrc, dy, src []float32, m, c int, g, mean, rstd, dg, db []float32, acc bool, th int) {
+	parallelFor(m, th, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x := src[i*c : (i+1)*c]
+			gy := dy[i*c : (i+1)*c]
+			mu, rs := float64(mean[i]), float64(rstd[i])
+			var s1, s2 float64
+			for j, v := range gy {
+				xh := (float64(x[j]) - mu) * rs
+				d := float64(v) * float64(g[j])
+				s1 += d
+				s2 += d * xh
+			}
+			s1 /= float64(c)
+			s2 /= float64(c)
+			d := dsrc[i*c : (i+1)*c]
+			for j, v := range gy {
+				xh := (float64(x[j]) - mu) * rs
+				r := float32(rs * (float64(v)*float64(g[j]) - s1 - xh*s2))
+				if acc {
+					d[j] += r
+				} else {
+					d[j] = r
+				}
+			}
+		}
+	})
+	parallelFor(c, th, func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			var sg, sb float64
+			for i := range m {
+				v := float64(dy[i*c+j])
+				sg += v * (float64(src[i*c+j]) - float64(mean[i])) * float64(rstd[i])
+				sb += v
+			}
+			dg[j] += float32(sg)
+			db[j] += float32(sb)
+		}
+	})
+}
+
+// gelu and its derivative (exact erf form).
+func gelu(x float32) float32 {
+	f := float64(x)
+	return float32(0.5 * f * (1 + math.Erf(f/math.Sqrt2)))
+}
+
+func geluGrad(x float32) float32 {
+	f := float64(x)
+	return float32(0.5*(1+math.Erf(f/math.Sqrt2)) + f*math.Exp(-0.5*f*f)/math.Sqrt(2*math.Pi))
+}
