@@ -34,6 +34,7 @@ var ln2hi = float64(float32(math.Ln2))
 var konsts = []konst{
 	f("explo", -112), // exp clamps its argument to [explo, exphi]
 	f("exphi", 89),
+	f("flushlo", flushLo), // exp is flushed to 0 below it in softmax and GELU
 	f("log2e", math.Log2E),
 	{"magic", 0x4b400000}, // 1.5*2^23: adding it rounds to an integer
 	f("mln2hi", -ln2hi),
@@ -72,6 +73,7 @@ var expC = [7]float64{1, 1.0000000321653293, 0.49999994209009557, 0.166664312613
 	0.041668002039134268, 0.0083741554217872261, 0.0013843653660263087}
 
 const (
+	flushLo   = -80
 	geluP     = 0.25
 	geluXLo   = -20
 	geluZHi   = 20
@@ -195,20 +197,39 @@ var zc = map[string]string{
 	"exphi":  "Z20",
 }
 
-func loadExpConsts512(hi bool) {
-	for _, n := range []string{"one", "explo", "log2e", "magic", "mln2hi", "mln2lo", "e6", "e5", "e4", "e3", "e2"} {
+// Modes of the exponential.
+const (
+	// expFull: any argument; clamped to [explo, exphi]; results below 2^-126 underflow
+	// gradually (VSCALEFPS rounds once).
+	expFull = iota
+	// expFlush: arguments <= 0 (or NaN); exp is 0 below flushlo = -80, so that no result or
+	// intermediate is subnormal (subnormal results cost microcode assists on some CPUs, and
+	// masked logits of -1e9 are common). Used by softmax and GELU.
+	expFlush
+)
+
+// loadExpConsts512 loads the constants of exp512 (Z21-Z31, Z20 for expFull).
+func loadExpConsts512(mode int) {
+	lo := "explo"
+	if mode == expFlush {
+		lo = "flushlo"
+	}
+	p("\tVBROADCASTSS %s, %s", mem(lo), zc["explo"])
+	for _, n := range []string{"one", "log2e", "magic", "mln2hi", "mln2lo", "e6", "e5", "e4", "e3", "e2"} {
 		p("\tVBROADCASTSS %s, %s", mem(n), zc[n])
 	}
-	if hi {
+	if mode == expFull {
 		p("\tVBROADCASTSS %s, %s", mem("exphi"), zc["exphi"])
 	}
 }
 
-// exp512 emits res = exp(v); it clobbers v and k. Without hi the argument must not exceed 89
-// (softmax arguments are <= 0).
-func exp512(v, k, res string, hi bool) {
+// exp512 emits res = exp(v); it clobbers v, k (and K3 for expFlush).
+func exp512(v, k, res string, mode int) {
+	if mode == expFlush {
+		p("\tVCMPPS $5, %s, %s, K3", zc["explo"], v) // K3: !(v < flushlo), true for NaN
+	}
 	p("\tVMAXPS %s, %s, %s", v, zc["explo"], v) // v second: a NaN stays
-	if hi {
+	if mode == expFull {
 		p("\tVMINPS %s, %s, %s", v, zc["exphi"], v)
 	}
 	p("\tVMOVAPS %s, %s", zc["magic"], k)
@@ -220,7 +241,11 @@ func exp512(v, k, res string, hi bool) {
 	for _, c := range []string{"e5", "e4", "e3", "e2", "one", "one"} {
 		p("\tVFMADD213PS %s, %s, %s", zc[c], v, res)
 	}
-	p("\tVSCALEFPS %s, %s, %s", k, res, res) // res * 2^k, with gradual underflow and overflow
+	if mode == expFlush {
+		p("\tVSCALEFPS.Z %s, %s, K3, %s", k, res, res) // res * 2^k, 0 where v < flushlo
+	} else {
+		p("\tVSCALEFPS %s, %s, %s", k, res, res) // res * 2^k, with gradual underflow and overflow
+	}
 }
 
 // tailMask512 sets K1 to the lanes of the last n%16 values (n in BX; uses CX, DX).
@@ -241,7 +266,7 @@ func genExp512() {
 	p("\tMOVQ src+8(FP), SI")
 	p("\tMOVQ n+16(FP), BX")
 	tailMask512()
-	loadExpConsts512(true)
+	loadExpConsts512(expFull)
 	p("\tMOVQ BX, CX")
 	loop("e", 16, 2, []string{"SI", "DI"}, func(o, i int, tail bool) {
 		v, k, r := fmt.Sprintf("Z%d", 3*i), fmt.Sprintf("Z%d", 3*i+1), fmt.Sprintf("Z%d", 3*i+2)
@@ -250,7 +275,7 @@ func genExp512() {
 		} else {
 			p("\tVMOVUPS %s, %s", off(o, "SI"), v)
 		}
-		exp512(v, k, r, true)
+		exp512(v, k, r, expFull)
 		if tail {
 			p("\tVMOVUPS %s, K1, %s", r, off(o, "DI"))
 		} else {
@@ -269,7 +294,7 @@ func genGELU512() {
 	p("\tMOVQ src+8(FP), SI")
 	p("\tMOVQ n+16(FP), BX")
 	tailMask512()
-	loadExpConsts512(false)
+	loadExpConsts512(expFlush)
 	g := map[string]string{"gxlo": "Z19", "gzhi": "Z18", "gp": "Z17", "galpha": "Z16", "gbeta": "Z15",
 		"mhalf": "Z14", "two": "Z13", "absmask": "Z12"}
 	for _, n := range []string{"gxlo", "gzhi", "gp", "galpha", "gbeta", "mhalf", "two", "absmask"} {
@@ -299,7 +324,7 @@ func genGELU512() {
 		}
 		p("\tVMULPS %s, %s, %s", g["mhalf"], z, a)
 		p("\tVMULPS %s, %s, %s", z, a, a) // a = -z*z/2
-		exp512(a, k, e, false)
+		exp512(a, k, e, expFlush)
 		p("\tVMULPS %s, %s, %s", s, e, e)         // e = h = Phi(-|x|)
 		p("\tVPCMPD $1, Z11, %s, K2", x)          // K2: x < 0 (sign bit set)
 		p("\tVSUBPS %s, %s, %s", e, zc["one"], s) // s = 1 - h
@@ -345,7 +370,7 @@ func softmaxTail512(pre string) {
 			p("\tVMOVUPS %s, %s", off(o, "SI"), v)
 		}
 		p("\tVSUBPS Z8, %s, %s", v, v)
-		exp512(v, k, r, false)
+		exp512(v, k, r, expFlush)
 		if tail {
 			p("\tVMOVUPS %s, K1, %s", r, off(o, "SI"))
 			p("\tVADDPS %s, %s, K1, %s", r, acc, acc)
@@ -395,7 +420,7 @@ func genSoftmax512(sb bool) {
 	p("\tTESTQ BX, BX")
 	p("\tJZ done")
 	tailMask512()
-	loadExpConsts512(false)
+	loadExpConsts512(expFlush)
 	p("\tVBROADCASTSS %s, Z16", mem("ninf"))
 	if sb {
 		p("\tVBROADCASTSS scale+32(FP), Z18")
@@ -503,10 +528,15 @@ func sbPass1512(name string, bias, lab bool) {
 // AVX2+FMA (Y0-Y15 only; constants as 32-byte memory operands).
 
 // exp256 emits res = exp(v), clobbering v, k, s and c.
-func exp256(v, k, s, c, res string, hi bool) {
-	p("\tVBROADCASTSS %s, %s", mem("explo"), c)
+func exp256(v, k, s, c, res string, mode int) {
+	if mode == expFlush {
+		p("\tVBROADCASTSS %s, %s", mem("flushlo"), c)
+		p("\tVCMPPS $5, %s, %s, %s", c, v, s) // s: !(v < flushlo), true for NaN
+	} else {
+		p("\tVBROADCASTSS %s, %s", mem("explo"), c)
+	}
 	p("\tVMAXPS %s, %s, %s", v, c, v)
-	if hi {
+	if mode == expFull {
 		p("\tVBROADCASTSS %s, %s", mem("exphi"), c)
 		p("\tVMINPS %s, %s, %s", v, c, v)
 	}
@@ -519,6 +549,14 @@ func exp256(v, k, s, c, res string, hi bool) {
 	p("\tVMOVUPS %s, %s", mem("e6"), res)
 	for _, c := range []string{"e5", "e4", "e3", "e2", "one", "one"} {
 		p("\tVFMADD213PS %s, %s, %s", mem(c), v, res)
+	}
+	if mode == expFlush {
+		// k in [-116, 0]: 2^k is a normal float.
+		p("\tVPADDD %s, %s, %s", mem("i127"), k, k)
+		p("\tVPSLLD $23, %s, %s", k, k)
+		p("\tVMULPS %s, %s, %s", k, res, res)
+		p("\tVANDPS %s, %s, %s", s, res, res)
+		return
 	}
 	// 2^k as 2^(k>>1) * 2^(k - k>>1): both factors normal for k in [-162, 128].
 	p("\tVPSRAD $1, %s, %s", k, s)
@@ -557,7 +595,7 @@ func genExp256() {
 		} else {
 			p("\tVMOVUPS %s, %s", off(o, "SI"), r(0))
 		}
-		exp256(r(0), r(1), r(2), r(3), r(4), true)
+		exp256(r(0), r(1), r(2), r(3), r(4), expFull)
 		if tail {
 			p("\tVMASKMOVPS %s, Y15, %s", r(4), off(o, "DI"))
 		} else {
@@ -601,7 +639,7 @@ func genGELU256() {
 		}
 		p("\tVMULPS %s, %s, %s", mem("mhalf"), z, a)
 		p("\tVMULPS %s, %s, %s", z, a, a)
-		exp256(a, k, d, c, e, false)
+		exp256(a, k, d, c, e, expFlush)
 		p("\tVMULPS %s, %s, %s", s, e, e) // h
 		p("\tVMOVUPS %s, %s", mem("one"), s)
 		p("\tVSUBPS %s, %s, %s", e, s, s)           // 1 - h
@@ -642,7 +680,7 @@ func softmaxTail256() {
 			p("\tVMOVUPS %s, %s", off(o, "SI"), r(0))
 		}
 		p("\tVSUBPS Y14, %s, %s", r(0), r(0))
-		exp256(r(0), r(1), r(2), r(3), r(4), false)
+		exp256(r(0), r(1), r(2), r(3), r(4), expFlush)
 		if tail {
 			p("\tVANDPS Y15, %s, %s", r(4), r(4))
 			p("\tVMASKMOVPS %s, Y15, %s", r(4), off(o, "SI"))

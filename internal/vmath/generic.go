@@ -16,6 +16,11 @@ const (
 	expLo = -112 // exp clamps its argument to [expLo, expHi]: exp(-112) = 0 and exp(89) = +Inf in float32
 	expHi = 89
 
+	// flushLo: softmax and GELU take exp(v) = 0 for v < flushLo, so that the kernels never
+	// produce a subnormal float (slow on some CPUs). Softmax outputs below exp(-80) = 1.8e-35
+	// and GELU(x) for x < -12.6 (|GELU| < 1e-35) become 0.
+	flushLo = -80
+
 	// Phi(-z) = 0.5*erfc(z/sqrt2) ~ exp(-z*z/2) * S(u), u = geluAlpha/(1 + geluP*z) + geluBeta
 	// (u runs over [-1, 1] for z in [0, 10]), S(u) = sum geluS[j] u^j: minimax relative error
 	// 2.8e-9 on [0, 10].
@@ -38,13 +43,9 @@ func exp64(v float64) float64 {
 	t := v*math.Log2E + magic52
 	k := t - magic52
 	r := v - k*math.Ln2
-	p := expC[6]
-	p = p*r + expC[5]
-	p = p*r + expC[4]
-	p = p*r + expC[3]
-	p = p*r + expC[2]
-	p = p*r + expC[1]
-	p = p*r + expC[0]
+	// Estrin's scheme: a shorter dependency chain than Horner's, for the scalar pipeline.
+	r2 := r * r
+	p := (expC[0] + expC[1]*r) + r2*((expC[2]+expC[3]*r)+r2*((expC[4]+expC[5]*r)+r2*expC[6]))
 	ki := int64(math.Float64bits(t) - math.Float64bits(magic52))
 	return p * math.Float64frombits(uint64(ki+1023)<<52)
 }
@@ -77,11 +78,15 @@ func gelu64(x float64) float64 {
 		z = geluZHi
 	}
 	u := geluAlpha/(1+geluP*z) + geluBeta
-	s := geluS[9]
-	for j := 8; j >= 0; j-- {
-		s = s*u + geluS[j]
+	u2 := u * u
+	u4 := u2 * u2
+	s := ((geluS[0] + geluS[1]*u) + u2*(geluS[2]+geluS[3]*u)) +
+		u4*((geluS[4]+geluS[5]*u)+u2*(geluS[6]+geluS[7]*u)) +
+		u4*u4*(geluS[8]+geluS[9]*u)
+	h := 0.0
+	if a := -0.5 * z * z; a >= flushLo {
+		h = exp64(a) * s
 	}
-	h := exp64(clampExp(-0.5*z*z)) * s
 	if x < 0 {
 		return x * h
 	}
@@ -106,7 +111,11 @@ func softmaxRow64(r []float32) {
 	m := float64(mx)
 	var s float64
 	for j, v := range r {
-		e := exp64(clampExp(float64(v) - m))
+		d := float64(v) - m
+		e := 0.0
+		if !(d < flushLo) {
+			e = exp64(clampExp(d))
+		}
 		r[j] = float32(e)
 		s += e
 	}

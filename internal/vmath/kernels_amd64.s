@@ -20,255 +20,263 @@ DATA consts<>+48(SB)/4, $0x42b20000 // exphi
 DATA consts<>+52(SB)/4, $0x42b20000 // exphi
 DATA consts<>+56(SB)/4, $0x42b20000 // exphi
 DATA consts<>+60(SB)/4, $0x42b20000 // exphi
-DATA consts<>+64(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+68(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+72(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+76(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+80(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+84(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+88(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+92(SB)/4, $0x3fb8aa3b // log2e
-DATA consts<>+96(SB)/4, $0x4b400000 // magic
-DATA consts<>+100(SB)/4, $0x4b400000 // magic
-DATA consts<>+104(SB)/4, $0x4b400000 // magic
-DATA consts<>+108(SB)/4, $0x4b400000 // magic
-DATA consts<>+112(SB)/4, $0x4b400000 // magic
-DATA consts<>+116(SB)/4, $0x4b400000 // magic
-DATA consts<>+120(SB)/4, $0x4b400000 // magic
-DATA consts<>+124(SB)/4, $0x4b400000 // magic
-DATA consts<>+128(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+132(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+136(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+140(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+144(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+148(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+152(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+156(SB)/4, $0xbf317218 // mln2hi
-DATA consts<>+160(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+164(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+168(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+172(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+176(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+180(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+184(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+188(SB)/4, $0x3102e308 // mln2lo
-DATA consts<>+192(SB)/4, $0x3ab57398 // e6
-DATA consts<>+196(SB)/4, $0x3ab57398 // e6
-DATA consts<>+200(SB)/4, $0x3ab57398 // e6
-DATA consts<>+204(SB)/4, $0x3ab57398 // e6
-DATA consts<>+208(SB)/4, $0x3ab57398 // e6
-DATA consts<>+212(SB)/4, $0x3ab57398 // e6
-DATA consts<>+216(SB)/4, $0x3ab57398 // e6
-DATA consts<>+220(SB)/4, $0x3ab57398 // e6
-DATA consts<>+224(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+228(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+232(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+236(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+240(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+244(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+248(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+252(SB)/4, $0x3c0933c1 // e5
-DATA consts<>+256(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+260(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+264(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+268(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+272(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+276(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+280(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+284(SB)/4, $0x3d2aac11 // e4
-DATA consts<>+288(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+292(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+296(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+300(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+304(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+308(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+312(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+316(SB)/4, $0x3e2aaa0d // e3
-DATA consts<>+320(SB)/4, $0x3efffffe // e2
-DATA consts<>+324(SB)/4, $0x3efffffe // e2
-DATA consts<>+328(SB)/4, $0x3efffffe // e2
-DATA consts<>+332(SB)/4, $0x3efffffe // e2
-DATA consts<>+336(SB)/4, $0x3efffffe // e2
-DATA consts<>+340(SB)/4, $0x3efffffe // e2
-DATA consts<>+344(SB)/4, $0x3efffffe // e2
-DATA consts<>+348(SB)/4, $0x3efffffe // e2
-DATA consts<>+352(SB)/4, $0x3f800000 // one
-DATA consts<>+356(SB)/4, $0x3f800000 // one
-DATA consts<>+360(SB)/4, $0x3f800000 // one
-DATA consts<>+364(SB)/4, $0x3f800000 // one
-DATA consts<>+368(SB)/4, $0x3f800000 // one
-DATA consts<>+372(SB)/4, $0x3f800000 // one
-DATA consts<>+376(SB)/4, $0x3f800000 // one
-DATA consts<>+380(SB)/4, $0x3f800000 // one
-DATA consts<>+384(SB)/4, $0x40000000 // two
-DATA consts<>+388(SB)/4, $0x40000000 // two
-DATA consts<>+392(SB)/4, $0x40000000 // two
-DATA consts<>+396(SB)/4, $0x40000000 // two
-DATA consts<>+400(SB)/4, $0x40000000 // two
-DATA consts<>+404(SB)/4, $0x40000000 // two
-DATA consts<>+408(SB)/4, $0x40000000 // two
-DATA consts<>+412(SB)/4, $0x40000000 // two
-DATA consts<>+416(SB)/4, $0xff800000 // ninf
-DATA consts<>+420(SB)/4, $0xff800000 // ninf
-DATA consts<>+424(SB)/4, $0xff800000 // ninf
-DATA consts<>+428(SB)/4, $0xff800000 // ninf
-DATA consts<>+432(SB)/4, $0xff800000 // ninf
-DATA consts<>+436(SB)/4, $0xff800000 // ninf
-DATA consts<>+440(SB)/4, $0xff800000 // ninf
-DATA consts<>+444(SB)/4, $0xff800000 // ninf
-DATA consts<>+448(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+452(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+456(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+460(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+464(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+468(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+472(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+476(SB)/4, $0xce6e6b28 // mask1e9
-DATA consts<>+480(SB)/4, $0x0000007f // i127
-DATA consts<>+484(SB)/4, $0x0000007f // i127
-DATA consts<>+488(SB)/4, $0x0000007f // i127
-DATA consts<>+492(SB)/4, $0x0000007f // i127
-DATA consts<>+496(SB)/4, $0x0000007f // i127
-DATA consts<>+500(SB)/4, $0x0000007f // i127
-DATA consts<>+504(SB)/4, $0x0000007f // i127
-DATA consts<>+508(SB)/4, $0x0000007f // i127
-DATA consts<>+512(SB)/4, $0x7fffffff // absmask
-DATA consts<>+516(SB)/4, $0x7fffffff // absmask
-DATA consts<>+520(SB)/4, $0x7fffffff // absmask
-DATA consts<>+524(SB)/4, $0x7fffffff // absmask
-DATA consts<>+528(SB)/4, $0x7fffffff // absmask
-DATA consts<>+532(SB)/4, $0x7fffffff // absmask
-DATA consts<>+536(SB)/4, $0x7fffffff // absmask
-DATA consts<>+540(SB)/4, $0x7fffffff // absmask
-DATA consts<>+544(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+548(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+552(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+556(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+560(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+564(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+568(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+572(SB)/4, $0xc1a00000 // gxlo
-DATA consts<>+576(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+580(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+584(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+588(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+592(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+596(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+600(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+604(SB)/4, $0x41a00000 // gzhi
-DATA consts<>+608(SB)/4, $0x3e800000 // gp
-DATA consts<>+612(SB)/4, $0x3e800000 // gp
-DATA consts<>+616(SB)/4, $0x3e800000 // gp
-DATA consts<>+620(SB)/4, $0x3e800000 // gp
-DATA consts<>+624(SB)/4, $0x3e800000 // gp
-DATA consts<>+628(SB)/4, $0x3e800000 // gp
-DATA consts<>+632(SB)/4, $0x3e800000 // gp
-DATA consts<>+636(SB)/4, $0x3e800000 // gp
-DATA consts<>+640(SB)/4, $0x40333333 // galpha
-DATA consts<>+644(SB)/4, $0x40333333 // galpha
-DATA consts<>+648(SB)/4, $0x40333333 // galpha
-DATA consts<>+652(SB)/4, $0x40333333 // galpha
-DATA consts<>+656(SB)/4, $0x40333333 // galpha
-DATA consts<>+660(SB)/4, $0x40333333 // galpha
-DATA consts<>+664(SB)/4, $0x40333333 // galpha
-DATA consts<>+668(SB)/4, $0x40333333 // galpha
-DATA consts<>+672(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+676(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+680(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+684(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+688(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+692(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+696(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+700(SB)/4, $0xbfe66666 // gbeta
-DATA consts<>+704(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+708(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+712(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+716(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+720(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+724(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+728(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+732(SB)/4, $0xbf000000 // mhalf
-DATA consts<>+736(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+740(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+744(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+748(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+752(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+756(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+760(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+764(SB)/4, $0x3e1eddf7 // s0
-DATA consts<>+768(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+772(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+776(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+780(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+784(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+788(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+792(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+796(SB)/4, $0x3e3fc77d // s1
-DATA consts<>+800(SB)/4, $0x3dd41381 // s2
-DATA consts<>+804(SB)/4, $0x3dd41381 // s2
-DATA consts<>+808(SB)/4, $0x3dd41381 // s2
-DATA consts<>+812(SB)/4, $0x3dd41381 // s2
-DATA consts<>+816(SB)/4, $0x3dd41381 // s2
-DATA consts<>+820(SB)/4, $0x3dd41381 // s2
-DATA consts<>+824(SB)/4, $0x3dd41381 // s2
-DATA consts<>+828(SB)/4, $0x3dd41381 // s2
-DATA consts<>+832(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+836(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+840(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+844(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+848(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+852(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+856(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+860(SB)/4, $0x3d2a2552 // s3
-DATA consts<>+864(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+868(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+872(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+876(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+880(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+884(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+888(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+892(SB)/4, $0x3c377cc0 // s4
-DATA consts<>+896(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+900(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+904(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+908(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+912(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+916(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+920(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+924(SB)/4, $0x3ac4b138 // s5
-DATA consts<>+928(SB)/4, $0xb9158c99 // s6
-DATA consts<>+932(SB)/4, $0xb9158c99 // s6
-DATA consts<>+936(SB)/4, $0xb9158c99 // s6
-DATA consts<>+940(SB)/4, $0xb9158c99 // s6
-DATA consts<>+944(SB)/4, $0xb9158c99 // s6
-DATA consts<>+948(SB)/4, $0xb9158c99 // s6
-DATA consts<>+952(SB)/4, $0xb9158c99 // s6
-DATA consts<>+956(SB)/4, $0xb9158c99 // s6
-DATA consts<>+960(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+964(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+968(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+972(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+976(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+980(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+984(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+988(SB)/4, $0xb8aafcd7 // s7
-DATA consts<>+992(SB)/4, $0x34c197c3 // s8
-DATA consts<>+996(SB)/4, $0x34c197c3 // s8
-DATA consts<>+1000(SB)/4, $0x34c197c3 // s8
-DATA consts<>+1004(SB)/4, $0x34c197c3 // s8
-DATA consts<>+1008(SB)/4, $0x34c197c3 // s8
-DATA consts<>+1012(SB)/4, $0x34c197c3 // s8
-DATA consts<>+1016(SB)/4, $0x34c197c3 // s8
-DATA consts<>+1020(SB)/4, $0x34c197c3 // s8
-DATA consts<>+1024(SB)/4, $0x3672ccff // s9
-DATA consts<>+1028(SB)/4, $0x3672ccff // s9
-DATA consts<>+1032(SB)/4, $0x3672ccff // s9
-DATA consts<>+1036(SB)/4, $0x3672ccff // s9
-DATA consts<>+1040(SB)/4, $0x3672ccff // s9
-DATA consts<>+1044(SB)/4, $0x3672ccff // s9
-DATA consts<>+1048(SB)/4, $0x3672ccff // s9
-DATA consts<>+1052(SB)/4, $0x3672ccff // s9
-GLOBL consts<>(SB), RODATA|NOPTR, $1056
+DATA consts<>+64(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+68(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+72(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+76(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+80(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+84(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+88(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+92(SB)/4, $0xc2a00000 // flushlo
+DATA consts<>+96(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+100(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+104(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+108(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+112(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+116(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+120(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+124(SB)/4, $0x3fb8aa3b // log2e
+DATA consts<>+128(SB)/4, $0x4b400000 // magic
+DATA consts<>+132(SB)/4, $0x4b400000 // magic
+DATA consts<>+136(SB)/4, $0x4b400000 // magic
+DATA consts<>+140(SB)/4, $0x4b400000 // magic
+DATA consts<>+144(SB)/4, $0x4b400000 // magic
+DATA consts<>+148(SB)/4, $0x4b400000 // magic
+DATA consts<>+152(SB)/4, $0x4b400000 // magic
+DATA consts<>+156(SB)/4, $0x4b400000 // magic
+DATA consts<>+160(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+164(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+168(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+172(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+176(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+180(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+184(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+188(SB)/4, $0xbf317218 // mln2hi
+DATA consts<>+192(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+196(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+200(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+204(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+208(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+212(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+216(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+220(SB)/4, $0x3102e308 // mln2lo
+DATA consts<>+224(SB)/4, $0x3ab57398 // e6
+DATA consts<>+228(SB)/4, $0x3ab57398 // e6
+DATA consts<>+232(SB)/4, $0x3ab57398 // e6
+DATA consts<>+236(SB)/4, $0x3ab57398 // e6
+DATA consts<>+240(SB)/4, $0x3ab57398 // e6
+DATA consts<>+244(SB)/4, $0x3ab57398 // e6
+DATA consts<>+248(SB)/4, $0x3ab57398 // e6
+DATA consts<>+252(SB)/4, $0x3ab57398 // e6
+DATA consts<>+256(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+260(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+264(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+268(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+272(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+276(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+280(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+284(SB)/4, $0x3c0933c1 // e5
+DATA consts<>+288(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+292(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+296(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+300(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+304(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+308(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+312(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+316(SB)/4, $0x3d2aac11 // e4
+DATA consts<>+320(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+324(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+328(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+332(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+336(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+340(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+344(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+348(SB)/4, $0x3e2aaa0d // e3
+DATA consts<>+352(SB)/4, $0x3efffffe // e2
+DATA consts<>+356(SB)/4, $0x3efffffe // e2
+DATA consts<>+360(SB)/4, $0x3efffffe // e2
+DATA consts<>+364(SB)/4, $0x3efffffe // e2
+DATA consts<>+368(SB)/4, $0x3efffffe // e2
+DATA consts<>+372(SB)/4, $0x3efffffe // e2
+DATA consts<>+376(SB)/4, $0x3efffffe // e2
+DATA consts<>+380(SB)/4, $0x3efffffe // e2
+DATA consts<>+384(SB)/4, $0x3f800000 // one
+DATA consts<>+388(SB)/4, $0x3f800000 // one
+DATA consts<>+392(SB)/4, $0x3f800000 // one
+DATA consts<>+396(SB)/4, $0x3f800000 // one
+DATA consts<>+400(SB)/4, $0x3f800000 // one
+DATA consts<>+404(SB)/4, $0x3f800000 // one
+DATA consts<>+408(SB)/4, $0x3f800000 // one
+DATA consts<>+412(SB)/4, $0x3f800000 // one
+DATA consts<>+416(SB)/4, $0x40000000 // two
+DATA consts<>+420(SB)/4, $0x40000000 // two
+DATA consts<>+424(SB)/4, $0x40000000 // two
+DATA consts<>+428(SB)/4, $0x40000000 // two
+DATA consts<>+432(SB)/4, $0x40000000 // two
+DATA consts<>+436(SB)/4, $0x40000000 // two
+DATA consts<>+440(SB)/4, $0x40000000 // two
+DATA consts<>+444(SB)/4, $0x40000000 // two
+DATA consts<>+448(SB)/4, $0xff800000 // ninf
+DATA consts<>+452(SB)/4, $0xff800000 // ninf
+DATA consts<>+456(SB)/4, $0xff800000 // ninf
+DATA consts<>+460(SB)/4, $0xff800000 // ninf
+DATA consts<>+464(SB)/4, $0xff800000 // ninf
+DATA consts<>+468(SB)/4, $0xff800000 // ninf
+DATA consts<>+472(SB)/4, $0xff800000 // ninf
+DATA consts<>+476(SB)/4, $0xff800000 // ninf
+DATA consts<>+480(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+484(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+488(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+492(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+496(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+500(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+504(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+508(SB)/4, $0xce6e6b28 // mask1e9
+DATA consts<>+512(SB)/4, $0x0000007f // i127
+DATA consts<>+516(SB)/4, $0x0000007f // i127
+DATA consts<>+520(SB)/4, $0x0000007f // i127
+DATA consts<>+524(SB)/4, $0x0000007f // i127
+DATA consts<>+528(SB)/4, $0x0000007f // i127
+DATA consts<>+532(SB)/4, $0x0000007f // i127
+DATA consts<>+536(SB)/4, $0x0000007f // i127
+DATA consts<>+540(SB)/4, $0x0000007f // i127
+DATA consts<>+544(SB)/4, $0x7fffffff // absmask
+DATA consts<>+548(SB)/4, $0x7fffffff // absmask
+DATA consts<>+552(SB)/4, $0x7fffffff // absmask
+DATA consts<>+556(SB)/4, $0x7fffffff // absmask
+DATA consts<>+560(SB)/4, $0x7fffffff // absmask
+DATA consts<>+564(SB)/4, $0x7fffffff // absmask
+DATA consts<>+568(SB)/4, $0x7fffffff // absmask
+DATA consts<>+572(SB)/4, $0x7fffffff // absmask
+DATA consts<>+576(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+580(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+584(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+588(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+592(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+596(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+600(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+604(SB)/4, $0xc1a00000 // gxlo
+DATA consts<>+608(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+612(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+616(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+620(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+624(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+628(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+632(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+636(SB)/4, $0x41a00000 // gzhi
+DATA consts<>+640(SB)/4, $0x3e800000 // gp
+DATA consts<>+644(SB)/4, $0x3e800000 // gp
+DATA consts<>+648(SB)/4, $0x3e800000 // gp
+DATA consts<>+652(SB)/4, $0x3e800000 // gp
+DATA consts<>+656(SB)/4, $0x3e800000 // gp
+DATA consts<>+660(SB)/4, $0x3e800000 // gp
+DATA consts<>+664(SB)/4, $0x3e800000 // gp
+DATA consts<>+668(SB)/4, $0x3e800000 // gp
+DATA consts<>+672(SB)/4, $0x40333333 // galpha
+DATA consts<>+676(SB)/4, $0x40333333 // galpha
+DATA consts<>+680(SB)/4, $0x40333333 // galpha
+DATA consts<>+684(SB)/4, $0x40333333 // galpha
+DATA consts<>+688(SB)/4, $0x40333333 // galpha
+DATA consts<>+692(SB)/4, $0x40333333 // galpha
+DATA consts<>+696(SB)/4, $0x40333333 // galpha
+DATA consts<>+700(SB)/4, $0x40333333 // galpha
+DATA consts<>+704(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+708(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+712(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+716(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+720(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+724(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+728(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+732(SB)/4, $0xbfe66666 // gbeta
+DATA consts<>+736(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+740(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+744(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+748(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+752(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+756(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+760(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+764(SB)/4, $0xbf000000 // mhalf
+DATA consts<>+768(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+772(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+776(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+780(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+784(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+788(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+792(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+796(SB)/4, $0x3e1eddf7 // s0
+DATA consts<>+800(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+804(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+808(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+812(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+816(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+820(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+824(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+828(SB)/4, $0x3e3fc77d // s1
+DATA consts<>+832(SB)/4, $0x3dd41381 // s2
+DATA consts<>+836(SB)/4, $0x3dd41381 // s2
+DATA consts<>+840(SB)/4, $0x3dd41381 // s2
+DATA consts<>+844(SB)/4, $0x3dd41381 // s2
+DATA consts<>+848(SB)/4, $0x3dd41381 // s2
+DATA consts<>+852(SB)/4, $0x3dd41381 // s2
+DATA consts<>+856(SB)/4, $0x3dd41381 // s2
+DATA consts<>+860(SB)/4, $0x3dd41381 // s2
+DATA consts<>+864(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+868(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+872(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+876(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+880(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+884(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+888(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+892(SB)/4, $0x3d2a2552 // s3
+DATA consts<>+896(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+900(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+904(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+908(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+912(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+916(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+920(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+924(SB)/4, $0x3c377cc0 // s4
+DATA consts<>+928(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+932(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+936(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+940(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+944(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+948(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+952(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+956(SB)/4, $0x3ac4b138 // s5
+DATA consts<>+960(SB)/4, $0xb9158c99 // s6
+DATA consts<>+964(SB)/4, $0xb9158c99 // s6
+DATA consts<>+968(SB)/4, $0xb9158c99 // s6
+DATA consts<>+972(SB)/4, $0xb9158c99 // s6
+DATA consts<>+976(SB)/4, $0xb9158c99 // s6
+DATA consts<>+980(SB)/4, $0xb9158c99 // s6
+DATA consts<>+984(SB)/4, $0xb9158c99 // s6
+DATA consts<>+988(SB)/4, $0xb9158c99 // s6
+DATA consts<>+992(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+996(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+1000(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+1004(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+1008(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+1012(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+1016(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+1020(SB)/4, $0xb8aafcd7 // s7
+DATA consts<>+1024(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1028(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1032(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1036(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1040(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1044(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1048(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1052(SB)/4, $0x34c197c3 // s8
+DATA consts<>+1056(SB)/4, $0x3672ccff // s9
+DATA consts<>+1060(SB)/4, $0x3672ccff // s9
+DATA consts<>+1064(SB)/4, $0x3672ccff // s9
+DATA consts<>+1068(SB)/4, $0x3672ccff // s9
+DATA consts<>+1072(SB)/4, $0x3672ccff // s9
+DATA consts<>+1076(SB)/4, $0x3672ccff // s9
+DATA consts<>+1080(SB)/4, $0x3672ccff // s9
+DATA consts<>+1084(SB)/4, $0x3672ccff // s9
+GLOBL consts<>(SB), RODATA|NOPTR, $1088
 
 // tailmask<>+4*(8-w) holds w lanes of -1 then 0s: the VMASKMOVPS mask of a tail of w < 8.
 DATA tailmask<>+0(SB)/4, $0xffffffff
@@ -300,17 +308,17 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-24
 	SHLL CX, DX
 	DECL DX
 	KMOVW DX, K1
-	VBROADCASTSS consts<>+352(SB), Z31
 	VBROADCASTSS consts<>+0(SB), Z30
-	VBROADCASTSS consts<>+64(SB), Z29
-	VBROADCASTSS consts<>+96(SB), Z28
-	VBROADCASTSS consts<>+128(SB), Z27
-	VBROADCASTSS consts<>+160(SB), Z26
-	VBROADCASTSS consts<>+192(SB), Z25
-	VBROADCASTSS consts<>+224(SB), Z24
-	VBROADCASTSS consts<>+256(SB), Z23
-	VBROADCASTSS consts<>+288(SB), Z22
-	VBROADCASTSS consts<>+320(SB), Z21
+	VBROADCASTSS consts<>+384(SB), Z31
+	VBROADCASTSS consts<>+96(SB), Z29
+	VBROADCASTSS consts<>+128(SB), Z28
+	VBROADCASTSS consts<>+160(SB), Z27
+	VBROADCASTSS consts<>+192(SB), Z26
+	VBROADCASTSS consts<>+224(SB), Z25
+	VBROADCASTSS consts<>+256(SB), Z24
+	VBROADCASTSS consts<>+288(SB), Z23
+	VBROADCASTSS consts<>+320(SB), Z22
+	VBROADCASTSS consts<>+352(SB), Z21
 	VBROADCASTSS consts<>+32(SB), Z20
 	MOVQ BX, CX
 e_u:
@@ -413,25 +421,25 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-24
 	SHLL CX, DX
 	DECL DX
 	KMOVW DX, K1
-	VBROADCASTSS consts<>+352(SB), Z31
-	VBROADCASTSS consts<>+0(SB), Z30
-	VBROADCASTSS consts<>+64(SB), Z29
-	VBROADCASTSS consts<>+96(SB), Z28
-	VBROADCASTSS consts<>+128(SB), Z27
-	VBROADCASTSS consts<>+160(SB), Z26
-	VBROADCASTSS consts<>+192(SB), Z25
-	VBROADCASTSS consts<>+224(SB), Z24
-	VBROADCASTSS consts<>+256(SB), Z23
-	VBROADCASTSS consts<>+288(SB), Z22
-	VBROADCASTSS consts<>+320(SB), Z21
-	VBROADCASTSS consts<>+544(SB), Z19
-	VBROADCASTSS consts<>+576(SB), Z18
-	VBROADCASTSS consts<>+608(SB), Z17
-	VBROADCASTSS consts<>+640(SB), Z16
-	VBROADCASTSS consts<>+672(SB), Z15
-	VBROADCASTSS consts<>+704(SB), Z14
-	VBROADCASTSS consts<>+384(SB), Z13
-	VBROADCASTSS consts<>+512(SB), Z12
+	VBROADCASTSS consts<>+64(SB), Z30
+	VBROADCASTSS consts<>+384(SB), Z31
+	VBROADCASTSS consts<>+96(SB), Z29
+	VBROADCASTSS consts<>+128(SB), Z28
+	VBROADCASTSS consts<>+160(SB), Z27
+	VBROADCASTSS consts<>+192(SB), Z26
+	VBROADCASTSS consts<>+224(SB), Z25
+	VBROADCASTSS consts<>+256(SB), Z24
+	VBROADCASTSS consts<>+288(SB), Z23
+	VBROADCASTSS consts<>+320(SB), Z22
+	VBROADCASTSS consts<>+352(SB), Z21
+	VBROADCASTSS consts<>+576(SB), Z19
+	VBROADCASTSS consts<>+608(SB), Z18
+	VBROADCASTSS consts<>+640(SB), Z17
+	VBROADCASTSS consts<>+672(SB), Z16
+	VBROADCASTSS consts<>+704(SB), Z15
+	VBROADCASTSS consts<>+736(SB), Z14
+	VBROADCASTSS consts<>+416(SB), Z13
+	VBROADCASTSS consts<>+544(SB), Z12
 	VPXORD Z11, Z11, Z11
 	MOVQ BX, CX
 g_1:
@@ -447,7 +455,8 @@ g_1:
 	VFNMADD213PS Z13, Z3, Z2
 	VMULPS Z2, Z3, Z3
 	VFMADD213PS Z15, Z16, Z3
-	VBROADCASTSS consts<>+1024(SB), Z4
+	VBROADCASTSS consts<>+1056(SB), Z4
+	VFMADD213PS.BCST consts<>+1024(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+992(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+960(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+928(SB), Z3, Z4
@@ -456,9 +465,9 @@ g_1:
 	VFMADD213PS.BCST consts<>+832(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+800(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+768(SB), Z3, Z4
-	VFMADD213PS.BCST consts<>+736(SB), Z3, Z4
 	VMULPS Z14, Z1, Z5
 	VMULPS Z1, Z5, Z5
+	VCMPPS $5, Z30, Z5, K3
 	VMAXPS Z5, Z30, Z5
 	VMOVAPS Z28, Z6
 	VFMADD231PS Z5, Z29, Z6
@@ -472,7 +481,7 @@ g_1:
 	VFMADD213PS Z21, Z5, Z7
 	VFMADD213PS Z31, Z5, Z7
 	VFMADD213PS Z31, Z5, Z7
-	VSCALEFPS Z6, Z7, Z7
+	VSCALEFPS.Z Z6, Z7, K3, Z7
 	VMULPS Z4, Z7, Z7
 	VPCMPD $1, Z11, Z0, K2
 	VSUBPS Z7, Z31, Z4
@@ -496,7 +505,8 @@ g_t:
 	VFNMADD213PS Z13, Z3, Z2
 	VMULPS Z2, Z3, Z3
 	VFMADD213PS Z15, Z16, Z3
-	VBROADCASTSS consts<>+1024(SB), Z4
+	VBROADCASTSS consts<>+1056(SB), Z4
+	VFMADD213PS.BCST consts<>+1024(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+992(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+960(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+928(SB), Z3, Z4
@@ -505,9 +515,9 @@ g_t:
 	VFMADD213PS.BCST consts<>+832(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+800(SB), Z3, Z4
 	VFMADD213PS.BCST consts<>+768(SB), Z3, Z4
-	VFMADD213PS.BCST consts<>+736(SB), Z3, Z4
 	VMULPS Z14, Z1, Z5
 	VMULPS Z1, Z5, Z5
+	VCMPPS $5, Z30, Z5, K3
 	VMAXPS Z5, Z30, Z5
 	VMOVAPS Z28, Z6
 	VFMADD231PS Z5, Z29, Z6
@@ -521,7 +531,7 @@ g_t:
 	VFMADD213PS Z21, Z5, Z7
 	VFMADD213PS Z31, Z5, Z7
 	VFMADD213PS Z31, Z5, Z7
-	VSCALEFPS Z6, Z7, Z7
+	VSCALEFPS.Z Z6, Z7, K3, Z7
 	VMULPS Z4, Z7, Z7
 	VPCMPD $1, Z11, Z0, K2
 	VSUBPS Z7, Z31, Z4
@@ -548,18 +558,18 @@ TEXT ·softmaxAVX512(SB), NOSPLIT, $0-32
 	SHLL CX, DX
 	DECL DX
 	KMOVW DX, K1
-	VBROADCASTSS consts<>+352(SB), Z31
-	VBROADCASTSS consts<>+0(SB), Z30
-	VBROADCASTSS consts<>+64(SB), Z29
-	VBROADCASTSS consts<>+96(SB), Z28
-	VBROADCASTSS consts<>+128(SB), Z27
-	VBROADCASTSS consts<>+160(SB), Z26
-	VBROADCASTSS consts<>+192(SB), Z25
-	VBROADCASTSS consts<>+224(SB), Z24
-	VBROADCASTSS consts<>+256(SB), Z23
-	VBROADCASTSS consts<>+288(SB), Z22
-	VBROADCASTSS consts<>+320(SB), Z21
-	VBROADCASTSS consts<>+416(SB), Z16
+	VBROADCASTSS consts<>+64(SB), Z30
+	VBROADCASTSS consts<>+384(SB), Z31
+	VBROADCASTSS consts<>+96(SB), Z29
+	VBROADCASTSS consts<>+128(SB), Z28
+	VBROADCASTSS consts<>+160(SB), Z27
+	VBROADCASTSS consts<>+192(SB), Z26
+	VBROADCASTSS consts<>+224(SB), Z25
+	VBROADCASTSS consts<>+256(SB), Z24
+	VBROADCASTSS consts<>+288(SB), Z23
+	VBROADCASTSS consts<>+320(SB), Z22
+	VBROADCASTSS consts<>+352(SB), Z21
+	VBROADCASTSS consts<>+448(SB), Z16
 row:
 	VMOVAPS Z16, Z0
 	VMOVAPS Z16, Z1
@@ -610,6 +620,7 @@ x_u:
 	JLT x_1
 	VMOVUPS (SI), Z0
 	VSUBPS Z8, Z0, Z0
+	VCMPPS $5, Z30, Z0, K3
 	VMAXPS Z0, Z30, Z0
 	VMOVAPS Z28, Z1
 	VFMADD231PS Z0, Z29, Z1
@@ -623,11 +634,12 @@ x_u:
 	VFMADD213PS Z21, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
-	VSCALEFPS Z1, Z2, Z2
+	VSCALEFPS.Z Z1, Z2, K3, Z2
 	VMOVUPS Z2, (SI)
 	VADDPS Z2, Z9, Z9
 	VMOVUPS 64(SI), Z3
 	VSUBPS Z8, Z3, Z3
+	VCMPPS $5, Z30, Z3, K3
 	VMAXPS Z3, Z30, Z3
 	VMOVAPS Z28, Z4
 	VFMADD231PS Z3, Z29, Z4
@@ -641,7 +653,7 @@ x_u:
 	VFMADD213PS Z21, Z3, Z5
 	VFMADD213PS Z31, Z3, Z5
 	VFMADD213PS Z31, Z3, Z5
-	VSCALEFPS Z4, Z5, Z5
+	VSCALEFPS.Z Z4, Z5, K3, Z5
 	VMOVUPS Z5, 64(SI)
 	VADDPS Z5, Z10, Z10
 	ADDQ $128, SI
@@ -652,6 +664,7 @@ x_1:
 	JLT x_t
 	VMOVUPS (SI), Z0
 	VSUBPS Z8, Z0, Z0
+	VCMPPS $5, Z30, Z0, K3
 	VMAXPS Z0, Z30, Z0
 	VMOVAPS Z28, Z1
 	VFMADD231PS Z0, Z29, Z1
@@ -665,7 +678,7 @@ x_1:
 	VFMADD213PS Z21, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
-	VSCALEFPS Z1, Z2, Z2
+	VSCALEFPS.Z Z1, Z2, K3, Z2
 	VMOVUPS Z2, (SI)
 	VADDPS Z2, Z9, Z9
 	ADDQ $64, SI
@@ -676,6 +689,7 @@ x_t:
 	JZ x_done
 	VMOVUPS.Z (SI), K1, Z0
 	VSUBPS Z8, Z0, Z0
+	VCMPPS $5, Z30, Z0, K3
 	VMAXPS Z0, Z30, Z0
 	VMOVAPS Z28, Z1
 	VFMADD231PS Z0, Z29, Z1
@@ -689,7 +703,7 @@ x_t:
 	VFMADD213PS Z21, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
-	VSCALEFPS Z1, Z2, Z2
+	VSCALEFPS.Z Z1, Z2, K3, Z2
 	VMOVUPS Z2, K1, (SI)
 	VADDPS Z2, Z9, K1, Z9
 x_done:
@@ -757,20 +771,20 @@ TEXT ·sbSoftmaxAVX512(SB), NOSPLIT, $0-80
 	SHLL CX, DX
 	DECL DX
 	KMOVW DX, K1
-	VBROADCASTSS consts<>+352(SB), Z31
-	VBROADCASTSS consts<>+0(SB), Z30
-	VBROADCASTSS consts<>+64(SB), Z29
-	VBROADCASTSS consts<>+96(SB), Z28
-	VBROADCASTSS consts<>+128(SB), Z27
-	VBROADCASTSS consts<>+160(SB), Z26
-	VBROADCASTSS consts<>+192(SB), Z25
-	VBROADCASTSS consts<>+224(SB), Z24
-	VBROADCASTSS consts<>+256(SB), Z23
-	VBROADCASTSS consts<>+288(SB), Z22
-	VBROADCASTSS consts<>+320(SB), Z21
-	VBROADCASTSS consts<>+416(SB), Z16
+	VBROADCASTSS consts<>+64(SB), Z30
+	VBROADCASTSS consts<>+384(SB), Z31
+	VBROADCASTSS consts<>+96(SB), Z29
+	VBROADCASTSS consts<>+128(SB), Z28
+	VBROADCASTSS consts<>+160(SB), Z27
+	VBROADCASTSS consts<>+192(SB), Z26
+	VBROADCASTSS consts<>+224(SB), Z25
+	VBROADCASTSS consts<>+256(SB), Z24
+	VBROADCASTSS consts<>+288(SB), Z23
+	VBROADCASTSS consts<>+320(SB), Z22
+	VBROADCASTSS consts<>+352(SB), Z21
+	VBROADCASTSS consts<>+448(SB), Z16
 	VBROADCASTSS scale+32(FP), Z18
-	VBROADCASTSS consts<>+448(SB), Z19
+	VBROADCASTSS consts<>+480(SB), Z19
 	MOVQ bias+40(FP), R10
 	MOVQ ldb+48(FP), R11
 	MOVQ rowLabels+56(FP), R12
@@ -1011,6 +1025,7 @@ x_u:
 	JLT x_1
 	VMOVUPS (SI), Z0
 	VSUBPS Z8, Z0, Z0
+	VCMPPS $5, Z30, Z0, K3
 	VMAXPS Z0, Z30, Z0
 	VMOVAPS Z28, Z1
 	VFMADD231PS Z0, Z29, Z1
@@ -1024,11 +1039,12 @@ x_u:
 	VFMADD213PS Z21, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
-	VSCALEFPS Z1, Z2, Z2
+	VSCALEFPS.Z Z1, Z2, K3, Z2
 	VMOVUPS Z2, (SI)
 	VADDPS Z2, Z9, Z9
 	VMOVUPS 64(SI), Z3
 	VSUBPS Z8, Z3, Z3
+	VCMPPS $5, Z30, Z3, K3
 	VMAXPS Z3, Z30, Z3
 	VMOVAPS Z28, Z4
 	VFMADD231PS Z3, Z29, Z4
@@ -1042,7 +1058,7 @@ x_u:
 	VFMADD213PS Z21, Z3, Z5
 	VFMADD213PS Z31, Z3, Z5
 	VFMADD213PS Z31, Z3, Z5
-	VSCALEFPS Z4, Z5, Z5
+	VSCALEFPS.Z Z4, Z5, K3, Z5
 	VMOVUPS Z5, 64(SI)
 	VADDPS Z5, Z10, Z10
 	ADDQ $128, SI
@@ -1053,6 +1069,7 @@ x_1:
 	JLT x_t
 	VMOVUPS (SI), Z0
 	VSUBPS Z8, Z0, Z0
+	VCMPPS $5, Z30, Z0, K3
 	VMAXPS Z0, Z30, Z0
 	VMOVAPS Z28, Z1
 	VFMADD231PS Z0, Z29, Z1
@@ -1066,7 +1083,7 @@ x_1:
 	VFMADD213PS Z21, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
-	VSCALEFPS Z1, Z2, Z2
+	VSCALEFPS.Z Z1, Z2, K3, Z2
 	VMOVUPS Z2, (SI)
 	VADDPS Z2, Z9, Z9
 	ADDQ $64, SI
@@ -1077,6 +1094,7 @@ x_t:
 	JZ x_done
 	VMOVUPS.Z (SI), K1, Z0
 	VSUBPS Z8, Z0, Z0
+	VCMPPS $5, Z30, Z0, K3
 	VMAXPS Z0, Z30, Z0
 	VMOVAPS Z28, Z1
 	VFMADD231PS Z0, Z29, Z1
@@ -1090,7 +1108,7 @@ x_t:
 	VFMADD213PS Z21, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
 	VFMADD213PS Z31, Z0, Z2
-	VSCALEFPS Z1, Z2, Z2
+	VSCALEFPS.Z Z1, Z2, K3, Z2
 	VMOVUPS Z2, K1, (SI)
 	VADDPS Z2, Z9, K1, Z9
 x_done:
@@ -1164,24 +1182,24 @@ e_u:
 	VMAXPS Y0, Y3, Y0
 	VBROADCASTSS consts<>+32(SB), Y3
 	VMINPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
 	VPSRAD $1, Y1, Y2
 	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
+	VPADDD consts<>+512(SB), Y2, Y2
 	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
 	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
@@ -1191,24 +1209,24 @@ e_u:
 	VMAXPS Y5, Y8, Y5
 	VBROADCASTSS consts<>+32(SB), Y8
 	VMINPS Y5, Y8, Y5
-	VMOVUPS consts<>+96(SB), Y6
-	VFMADD231PS consts<>+64(SB), Y5, Y6
-	VSUBPS consts<>+96(SB), Y6, Y9
-	VFMADD231PS consts<>+128(SB), Y9, Y5
+	VMOVUPS consts<>+128(SB), Y6
+	VFMADD231PS consts<>+96(SB), Y5, Y6
+	VSUBPS consts<>+128(SB), Y6, Y9
 	VFMADD231PS consts<>+160(SB), Y9, Y5
-	VPSUBD consts<>+96(SB), Y6, Y6
-	VMOVUPS consts<>+192(SB), Y9
-	VFMADD213PS consts<>+224(SB), Y5, Y9
+	VFMADD231PS consts<>+192(SB), Y9, Y5
+	VPSUBD consts<>+128(SB), Y6, Y6
+	VMOVUPS consts<>+224(SB), Y9
 	VFMADD213PS consts<>+256(SB), Y5, Y9
 	VFMADD213PS consts<>+288(SB), Y5, Y9
 	VFMADD213PS consts<>+320(SB), Y5, Y9
 	VFMADD213PS consts<>+352(SB), Y5, Y9
-	VFMADD213PS consts<>+352(SB), Y5, Y9
+	VFMADD213PS consts<>+384(SB), Y5, Y9
+	VFMADD213PS consts<>+384(SB), Y5, Y9
 	VPSRAD $1, Y6, Y7
 	VPSUBD Y7, Y6, Y6
-	VPADDD consts<>+480(SB), Y7, Y7
+	VPADDD consts<>+512(SB), Y7, Y7
 	VPSLLD $23, Y7, Y7
-	VPADDD consts<>+480(SB), Y6, Y6
+	VPADDD consts<>+512(SB), Y6, Y6
 	VPSLLD $23, Y6, Y6
 	VMULPS Y7, Y9, Y9
 	VMULPS Y6, Y9, Y9
@@ -1225,24 +1243,24 @@ e_1:
 	VMAXPS Y0, Y3, Y0
 	VBROADCASTSS consts<>+32(SB), Y3
 	VMINPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
 	VPSRAD $1, Y1, Y2
 	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
+	VPADDD consts<>+512(SB), Y2, Y2
 	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
 	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
@@ -1259,24 +1277,24 @@ e_t:
 	VMAXPS Y0, Y3, Y0
 	VBROADCASTSS consts<>+32(SB), Y3
 	VMINPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
 	VPSRAD $1, Y1, Y2
 	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
+	VPADDD consts<>+512(SB), Y2, Y2
 	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
 	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
@@ -1301,18 +1319,19 @@ g_1:
 	CMPQ CX, $8
 	JLT g_t
 	VMOVUPS (SI), Y0
-	VBROADCASTSS consts<>+544(SB), Y8
-	VMAXPS Y0, Y8, Y0
-	VANDPS consts<>+512(SB), Y0, Y1
 	VBROADCASTSS consts<>+576(SB), Y8
+	VMAXPS Y0, Y8, Y0
+	VANDPS consts<>+544(SB), Y0, Y1
+	VBROADCASTSS consts<>+608(SB), Y8
 	VMINPS Y1, Y8, Y1
-	VMOVUPS consts<>+352(SB), Y8
+	VMOVUPS consts<>+384(SB), Y8
 	VMOVAPS Y8, Y2
-	VFMADD231PS consts<>+608(SB), Y1, Y2
+	VFMADD231PS consts<>+640(SB), Y1, Y2
 	VDIVPS Y2, Y8, Y3
-	VMOVUPS consts<>+640(SB), Y8
-	VFMADD213PS consts<>+672(SB), Y8, Y3
-	VMOVUPS consts<>+1024(SB), Y4
+	VMOVUPS consts<>+672(SB), Y8
+	VFMADD213PS consts<>+704(SB), Y8, Y3
+	VMOVUPS consts<>+1056(SB), Y4
+	VFMADD213PS consts<>+1024(SB), Y3, Y4
 	VFMADD213PS consts<>+992(SB), Y3, Y4
 	VFMADD213PS consts<>+960(SB), Y3, Y4
 	VFMADD213PS consts<>+928(SB), Y3, Y4
@@ -1321,34 +1340,30 @@ g_1:
 	VFMADD213PS consts<>+832(SB), Y3, Y4
 	VFMADD213PS consts<>+800(SB), Y3, Y4
 	VFMADD213PS consts<>+768(SB), Y3, Y4
-	VFMADD213PS consts<>+736(SB), Y3, Y4
-	VMULPS consts<>+704(SB), Y1, Y5
+	VMULPS consts<>+736(SB), Y1, Y5
 	VMULPS Y1, Y5, Y5
-	VBROADCASTSS consts<>+0(SB), Y8
+	VBROADCASTSS consts<>+64(SB), Y8
+	VCMPPS $5, Y8, Y5, Y2
 	VMAXPS Y5, Y8, Y5
-	VMOVUPS consts<>+96(SB), Y6
-	VFMADD231PS consts<>+64(SB), Y5, Y6
-	VSUBPS consts<>+96(SB), Y6, Y7
-	VFMADD231PS consts<>+128(SB), Y7, Y5
+	VMOVUPS consts<>+128(SB), Y6
+	VFMADD231PS consts<>+96(SB), Y5, Y6
+	VSUBPS consts<>+128(SB), Y6, Y7
 	VFMADD231PS consts<>+160(SB), Y7, Y5
-	VPSUBD consts<>+96(SB), Y6, Y6
-	VMOVUPS consts<>+192(SB), Y7
-	VFMADD213PS consts<>+224(SB), Y5, Y7
+	VFMADD231PS consts<>+192(SB), Y7, Y5
+	VPSUBD consts<>+128(SB), Y6, Y6
+	VMOVUPS consts<>+224(SB), Y7
 	VFMADD213PS consts<>+256(SB), Y5, Y7
 	VFMADD213PS consts<>+288(SB), Y5, Y7
 	VFMADD213PS consts<>+320(SB), Y5, Y7
 	VFMADD213PS consts<>+352(SB), Y5, Y7
-	VFMADD213PS consts<>+352(SB), Y5, Y7
-	VPSRAD $1, Y6, Y2
-	VPSUBD Y2, Y6, Y6
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y6, Y6
+	VFMADD213PS consts<>+384(SB), Y5, Y7
+	VFMADD213PS consts<>+384(SB), Y5, Y7
+	VPADDD consts<>+512(SB), Y6, Y6
 	VPSLLD $23, Y6, Y6
-	VMULPS Y2, Y7, Y7
 	VMULPS Y6, Y7, Y7
+	VANDPS Y2, Y7, Y7
 	VMULPS Y4, Y7, Y7
-	VMOVUPS consts<>+352(SB), Y4
+	VMOVUPS consts<>+384(SB), Y4
 	VSUBPS Y7, Y4, Y4
 	VBLENDVPS Y0, Y7, Y4, Y4
 	VMULPS Y4, Y0, Y4
@@ -1361,18 +1376,19 @@ g_t:
 	TESTQ CX, CX
 	JZ g_done
 	VMASKMOVPS (SI), Y15, Y0
-	VBROADCASTSS consts<>+544(SB), Y8
-	VMAXPS Y0, Y8, Y0
-	VANDPS consts<>+512(SB), Y0, Y1
 	VBROADCASTSS consts<>+576(SB), Y8
+	VMAXPS Y0, Y8, Y0
+	VANDPS consts<>+544(SB), Y0, Y1
+	VBROADCASTSS consts<>+608(SB), Y8
 	VMINPS Y1, Y8, Y1
-	VMOVUPS consts<>+352(SB), Y8
+	VMOVUPS consts<>+384(SB), Y8
 	VMOVAPS Y8, Y2
-	VFMADD231PS consts<>+608(SB), Y1, Y2
+	VFMADD231PS consts<>+640(SB), Y1, Y2
 	VDIVPS Y2, Y8, Y3
-	VMOVUPS consts<>+640(SB), Y8
-	VFMADD213PS consts<>+672(SB), Y8, Y3
-	VMOVUPS consts<>+1024(SB), Y4
+	VMOVUPS consts<>+672(SB), Y8
+	VFMADD213PS consts<>+704(SB), Y8, Y3
+	VMOVUPS consts<>+1056(SB), Y4
+	VFMADD213PS consts<>+1024(SB), Y3, Y4
 	VFMADD213PS consts<>+992(SB), Y3, Y4
 	VFMADD213PS consts<>+960(SB), Y3, Y4
 	VFMADD213PS consts<>+928(SB), Y3, Y4
@@ -1381,34 +1397,30 @@ g_t:
 	VFMADD213PS consts<>+832(SB), Y3, Y4
 	VFMADD213PS consts<>+800(SB), Y3, Y4
 	VFMADD213PS consts<>+768(SB), Y3, Y4
-	VFMADD213PS consts<>+736(SB), Y3, Y4
-	VMULPS consts<>+704(SB), Y1, Y5
+	VMULPS consts<>+736(SB), Y1, Y5
 	VMULPS Y1, Y5, Y5
-	VBROADCASTSS consts<>+0(SB), Y8
+	VBROADCASTSS consts<>+64(SB), Y8
+	VCMPPS $5, Y8, Y5, Y2
 	VMAXPS Y5, Y8, Y5
-	VMOVUPS consts<>+96(SB), Y6
-	VFMADD231PS consts<>+64(SB), Y5, Y6
-	VSUBPS consts<>+96(SB), Y6, Y7
-	VFMADD231PS consts<>+128(SB), Y7, Y5
+	VMOVUPS consts<>+128(SB), Y6
+	VFMADD231PS consts<>+96(SB), Y5, Y6
+	VSUBPS consts<>+128(SB), Y6, Y7
 	VFMADD231PS consts<>+160(SB), Y7, Y5
-	VPSUBD consts<>+96(SB), Y6, Y6
-	VMOVUPS consts<>+192(SB), Y7
-	VFMADD213PS consts<>+224(SB), Y5, Y7
+	VFMADD231PS consts<>+192(SB), Y7, Y5
+	VPSUBD consts<>+128(SB), Y6, Y6
+	VMOVUPS consts<>+224(SB), Y7
 	VFMADD213PS consts<>+256(SB), Y5, Y7
 	VFMADD213PS consts<>+288(SB), Y5, Y7
 	VFMADD213PS consts<>+320(SB), Y5, Y7
 	VFMADD213PS consts<>+352(SB), Y5, Y7
-	VFMADD213PS consts<>+352(SB), Y5, Y7
-	VPSRAD $1, Y6, Y2
-	VPSUBD Y2, Y6, Y6
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y6, Y6
+	VFMADD213PS consts<>+384(SB), Y5, Y7
+	VFMADD213PS consts<>+384(SB), Y5, Y7
+	VPADDD consts<>+512(SB), Y6, Y6
 	VPSLLD $23, Y6, Y6
-	VMULPS Y2, Y7, Y7
 	VMULPS Y6, Y7, Y7
+	VANDPS Y2, Y7, Y7
 	VMULPS Y4, Y7, Y7
-	VMOVUPS consts<>+352(SB), Y4
+	VMOVUPS consts<>+384(SB), Y4
 	VSUBPS Y7, Y4, Y4
 	VBLENDVPS Y0, Y7, Y4, Y4
 	VMULPS Y4, Y0, Y4
@@ -1434,10 +1446,10 @@ TEXT ·softmaxAVX2(SB), NOSPLIT, $0-32
 	SUBQ CX, DX
 	VMOVDQU (DX), Y15
 row:
-	VBROADCASTSS consts<>+416(SB), Y0
-	VBROADCASTSS consts<>+416(SB), Y1
-	VBROADCASTSS consts<>+416(SB), Y2
-	VBROADCASTSS consts<>+416(SB), Y3
+	VBROADCASTSS consts<>+448(SB), Y0
+	VBROADCASTSS consts<>+448(SB), Y1
+	VBROADCASTSS consts<>+448(SB), Y2
+	VBROADCASTSS consts<>+448(SB), Y3
 	MOVQ DI, SI
 	MOVQ BX, CX
 m_u:
@@ -1461,7 +1473,7 @@ m_t:
 	TESTQ CX, CX
 	JZ m_done
 	VMASKMOVPS (SI), Y15, Y4
-	VBROADCASTSS consts<>+416(SB), Y5
+	VBROADCASTSS consts<>+448(SB), Y5
 	VBLENDVPS Y15, Y4, Y5, Y4
 	VMAXPS Y4, Y0, Y0
 m_done:
@@ -1484,56 +1496,50 @@ x_u:
 	JLT x_1
 	VMOVUPS (SI), Y0
 	VSUBPS Y14, Y0, Y0
-	VBROADCASTSS consts<>+0(SB), Y3
+	VBROADCASTSS consts<>+64(SB), Y3
+	VCMPPS $5, Y3, Y0, Y2
 	VMAXPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VPSRAD $1, Y1, Y2
-	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
-	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
+	VANDPS Y2, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VADDPS Y4, Y12, Y12
 	VMOVUPS 32(SI), Y5
 	VSUBPS Y14, Y5, Y5
-	VBROADCASTSS consts<>+0(SB), Y8
+	VBROADCASTSS consts<>+64(SB), Y8
+	VCMPPS $5, Y8, Y5, Y7
 	VMAXPS Y5, Y8, Y5
-	VMOVUPS consts<>+96(SB), Y6
-	VFMADD231PS consts<>+64(SB), Y5, Y6
-	VSUBPS consts<>+96(SB), Y6, Y9
-	VFMADD231PS consts<>+128(SB), Y9, Y5
+	VMOVUPS consts<>+128(SB), Y6
+	VFMADD231PS consts<>+96(SB), Y5, Y6
+	VSUBPS consts<>+128(SB), Y6, Y9
 	VFMADD231PS consts<>+160(SB), Y9, Y5
-	VPSUBD consts<>+96(SB), Y6, Y6
-	VMOVUPS consts<>+192(SB), Y9
-	VFMADD213PS consts<>+224(SB), Y5, Y9
+	VFMADD231PS consts<>+192(SB), Y9, Y5
+	VPSUBD consts<>+128(SB), Y6, Y6
+	VMOVUPS consts<>+224(SB), Y9
 	VFMADD213PS consts<>+256(SB), Y5, Y9
 	VFMADD213PS consts<>+288(SB), Y5, Y9
 	VFMADD213PS consts<>+320(SB), Y5, Y9
 	VFMADD213PS consts<>+352(SB), Y5, Y9
-	VFMADD213PS consts<>+352(SB), Y5, Y9
-	VPSRAD $1, Y6, Y7
-	VPSUBD Y7, Y6, Y6
-	VPADDD consts<>+480(SB), Y7, Y7
-	VPSLLD $23, Y7, Y7
-	VPADDD consts<>+480(SB), Y6, Y6
+	VFMADD213PS consts<>+384(SB), Y5, Y9
+	VFMADD213PS consts<>+384(SB), Y5, Y9
+	VPADDD consts<>+512(SB), Y6, Y6
 	VPSLLD $23, Y6, Y6
-	VMULPS Y7, Y9, Y9
 	VMULPS Y6, Y9, Y9
+	VANDPS Y7, Y9, Y9
 	VMOVUPS Y9, 32(SI)
 	VADDPS Y9, Y13, Y13
 	ADDQ $64, SI
@@ -1544,29 +1550,26 @@ x_1:
 	JLT x_t
 	VMOVUPS (SI), Y0
 	VSUBPS Y14, Y0, Y0
-	VBROADCASTSS consts<>+0(SB), Y3
+	VBROADCASTSS consts<>+64(SB), Y3
+	VCMPPS $5, Y3, Y0, Y2
 	VMAXPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VPSRAD $1, Y1, Y2
-	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
-	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
+	VANDPS Y2, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VADDPS Y4, Y12, Y12
 	ADDQ $32, SI
@@ -1577,29 +1580,26 @@ x_t:
 	JZ x_done
 	VMASKMOVPS (SI), Y15, Y0
 	VSUBPS Y14, Y0, Y0
-	VBROADCASTSS consts<>+0(SB), Y3
+	VBROADCASTSS consts<>+64(SB), Y3
+	VCMPPS $5, Y3, Y0, Y2
 	VMAXPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VPSRAD $1, Y1, Y2
-	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
-	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
+	VANDPS Y2, Y4, Y4
 	VANDPS Y15, Y4, Y4
 	VMASKMOVPS Y4, Y15, (SI)
 	VADDPS Y4, Y12, Y12
@@ -1612,7 +1612,7 @@ x_done:
 	VPERMILPS $0xb1, X12, X13
 	VADDPS X13, X12, X12
 	VBROADCASTSS X12, Y12
-	VMOVUPS consts<>+352(SB), Y13
+	VMOVUPS consts<>+384(SB), Y13
 	VDIVPS Y12, Y13, Y12
 	MOVQ DI, SI
 	MOVQ BX, CX
@@ -1674,10 +1674,10 @@ TEXT ·sbSoftmaxAVX2(SB), NOSPLIT, $0-80
 	MOVQ rowLabels+56(FP), R12
 	MOVQ colLabels+64(FP), R13
 row:
-	VBROADCASTSS consts<>+416(SB), Y0
-	VBROADCASTSS consts<>+416(SB), Y1
-	VBROADCASTSS consts<>+416(SB), Y2
-	VBROADCASTSS consts<>+416(SB), Y3
+	VBROADCASTSS consts<>+448(SB), Y0
+	VBROADCASTSS consts<>+448(SB), Y1
+	VBROADCASTSS consts<>+448(SB), Y2
+	VBROADCASTSS consts<>+448(SB), Y3
 	MOVQ DI, SI
 	MOVQ BX, CX
 	MOVQ R10, DX
@@ -1693,14 +1693,14 @@ p1bl_u:
 	VMOVUPS (SI), Y4
 	VFMADD213PS (DX), Y11, Y4
 	VPCMPEQD (AX), Y10, Y5
-	VANDNPS consts<>+448(SB), Y5, Y5
+	VANDNPS consts<>+480(SB), Y5, Y5
 	VADDPS Y5, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VMAXPS Y4, Y0, Y0
 	VMOVUPS 32(SI), Y7
 	VFMADD213PS 32(DX), Y11, Y7
 	VPCMPEQD 32(AX), Y10, Y8
-	VANDNPS consts<>+448(SB), Y8, Y8
+	VANDNPS consts<>+480(SB), Y8, Y8
 	VADDPS Y8, Y7, Y7
 	VMOVUPS Y7, 32(SI)
 	VMAXPS Y7, Y1, Y1
@@ -1715,7 +1715,7 @@ p1bl_1:
 	VMOVUPS (SI), Y4
 	VFMADD213PS (DX), Y11, Y4
 	VPCMPEQD (AX), Y10, Y5
-	VANDNPS consts<>+448(SB), Y5, Y5
+	VANDNPS consts<>+480(SB), Y5, Y5
 	VADDPS Y5, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VMAXPS Y4, Y0, Y0
@@ -1732,10 +1732,10 @@ p1bl_t:
 	VFMADD213PS Y5, Y11, Y4
 	VPMASKMOVD (AX), Y15, Y5
 	VPCMPEQD Y5, Y10, Y5
-	VANDNPS consts<>+448(SB), Y5, Y5
+	VANDNPS consts<>+480(SB), Y5, Y5
 	VADDPS Y5, Y4, Y4
 	VMASKMOVPS Y4, Y15, (SI)
-	VBROADCASTSS consts<>+416(SB), Y6
+	VBROADCASTSS consts<>+448(SB), Y6
 	VBLENDVPS Y15, Y4, Y6, Y4
 	VMAXPS Y4, Y0, Y0
 p1bl_done:
@@ -1747,14 +1747,14 @@ p1l_u:
 	VMOVUPS (SI), Y4
 	VMULPS Y11, Y4, Y4
 	VPCMPEQD (AX), Y10, Y5
-	VANDNPS consts<>+448(SB), Y5, Y5
+	VANDNPS consts<>+480(SB), Y5, Y5
 	VADDPS Y5, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VMAXPS Y4, Y0, Y0
 	VMOVUPS 32(SI), Y7
 	VMULPS Y11, Y7, Y7
 	VPCMPEQD 32(AX), Y10, Y8
-	VANDNPS consts<>+448(SB), Y8, Y8
+	VANDNPS consts<>+480(SB), Y8, Y8
 	VADDPS Y8, Y7, Y7
 	VMOVUPS Y7, 32(SI)
 	VMAXPS Y7, Y1, Y1
@@ -1768,7 +1768,7 @@ p1l_1:
 	VMOVUPS (SI), Y4
 	VMULPS Y11, Y4, Y4
 	VPCMPEQD (AX), Y10, Y5
-	VANDNPS consts<>+448(SB), Y5, Y5
+	VANDNPS consts<>+480(SB), Y5, Y5
 	VADDPS Y5, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VMAXPS Y4, Y0, Y0
@@ -1783,10 +1783,10 @@ p1l_t:
 	VMULPS Y11, Y4, Y4
 	VPMASKMOVD (AX), Y15, Y5
 	VPCMPEQD Y5, Y10, Y5
-	VANDNPS consts<>+448(SB), Y5, Y5
+	VANDNPS consts<>+480(SB), Y5, Y5
 	VADDPS Y5, Y4, Y4
 	VMASKMOVPS Y4, Y15, (SI)
-	VBROADCASTSS consts<>+416(SB), Y6
+	VBROADCASTSS consts<>+448(SB), Y6
 	VBLENDVPS Y15, Y4, Y6, Y4
 	VMAXPS Y4, Y0, Y0
 p1l_done:
@@ -1827,7 +1827,7 @@ p1b_t:
 	VMASKMOVPS (DX), Y15, Y5
 	VFMADD213PS Y5, Y11, Y4
 	VMASKMOVPS Y4, Y15, (SI)
-	VBROADCASTSS consts<>+416(SB), Y6
+	VBROADCASTSS consts<>+448(SB), Y6
 	VBLENDVPS Y15, Y4, Y6, Y4
 	VMAXPS Y4, Y0, Y0
 p1b_done:
@@ -1863,7 +1863,7 @@ p1n_t:
 	VMASKMOVPS (SI), Y15, Y4
 	VMULPS Y11, Y4, Y4
 	VMASKMOVPS Y4, Y15, (SI)
-	VBROADCASTSS consts<>+416(SB), Y6
+	VBROADCASTSS consts<>+448(SB), Y6
 	VBLENDVPS Y15, Y4, Y6, Y4
 	VMAXPS Y4, Y0, Y0
 p1n_done:
@@ -1887,56 +1887,50 @@ x_u:
 	JLT x_1
 	VMOVUPS (SI), Y0
 	VSUBPS Y14, Y0, Y0
-	VBROADCASTSS consts<>+0(SB), Y3
+	VBROADCASTSS consts<>+64(SB), Y3
+	VCMPPS $5, Y3, Y0, Y2
 	VMAXPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VPSRAD $1, Y1, Y2
-	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
-	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
+	VANDPS Y2, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VADDPS Y4, Y12, Y12
 	VMOVUPS 32(SI), Y5
 	VSUBPS Y14, Y5, Y5
-	VBROADCASTSS consts<>+0(SB), Y8
+	VBROADCASTSS consts<>+64(SB), Y8
+	VCMPPS $5, Y8, Y5, Y7
 	VMAXPS Y5, Y8, Y5
-	VMOVUPS consts<>+96(SB), Y6
-	VFMADD231PS consts<>+64(SB), Y5, Y6
-	VSUBPS consts<>+96(SB), Y6, Y9
-	VFMADD231PS consts<>+128(SB), Y9, Y5
+	VMOVUPS consts<>+128(SB), Y6
+	VFMADD231PS consts<>+96(SB), Y5, Y6
+	VSUBPS consts<>+128(SB), Y6, Y9
 	VFMADD231PS consts<>+160(SB), Y9, Y5
-	VPSUBD consts<>+96(SB), Y6, Y6
-	VMOVUPS consts<>+192(SB), Y9
-	VFMADD213PS consts<>+224(SB), Y5, Y9
+	VFMADD231PS consts<>+192(SB), Y9, Y5
+	VPSUBD consts<>+128(SB), Y6, Y6
+	VMOVUPS consts<>+224(SB), Y9
 	VFMADD213PS consts<>+256(SB), Y5, Y9
 	VFMADD213PS consts<>+288(SB), Y5, Y9
 	VFMADD213PS consts<>+320(SB), Y5, Y9
 	VFMADD213PS consts<>+352(SB), Y5, Y9
-	VFMADD213PS consts<>+352(SB), Y5, Y9
-	VPSRAD $1, Y6, Y7
-	VPSUBD Y7, Y6, Y6
-	VPADDD consts<>+480(SB), Y7, Y7
-	VPSLLD $23, Y7, Y7
-	VPADDD consts<>+480(SB), Y6, Y6
+	VFMADD213PS consts<>+384(SB), Y5, Y9
+	VFMADD213PS consts<>+384(SB), Y5, Y9
+	VPADDD consts<>+512(SB), Y6, Y6
 	VPSLLD $23, Y6, Y6
-	VMULPS Y7, Y9, Y9
 	VMULPS Y6, Y9, Y9
+	VANDPS Y7, Y9, Y9
 	VMOVUPS Y9, 32(SI)
 	VADDPS Y9, Y13, Y13
 	ADDQ $64, SI
@@ -1947,29 +1941,26 @@ x_1:
 	JLT x_t
 	VMOVUPS (SI), Y0
 	VSUBPS Y14, Y0, Y0
-	VBROADCASTSS consts<>+0(SB), Y3
+	VBROADCASTSS consts<>+64(SB), Y3
+	VCMPPS $5, Y3, Y0, Y2
 	VMAXPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VPSRAD $1, Y1, Y2
-	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
-	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
+	VANDPS Y2, Y4, Y4
 	VMOVUPS Y4, (SI)
 	VADDPS Y4, Y12, Y12
 	ADDQ $32, SI
@@ -1980,29 +1971,26 @@ x_t:
 	JZ x_done
 	VMASKMOVPS (SI), Y15, Y0
 	VSUBPS Y14, Y0, Y0
-	VBROADCASTSS consts<>+0(SB), Y3
+	VBROADCASTSS consts<>+64(SB), Y3
+	VCMPPS $5, Y3, Y0, Y2
 	VMAXPS Y0, Y3, Y0
-	VMOVUPS consts<>+96(SB), Y1
-	VFMADD231PS consts<>+64(SB), Y0, Y1
-	VSUBPS consts<>+96(SB), Y1, Y4
-	VFMADD231PS consts<>+128(SB), Y4, Y0
+	VMOVUPS consts<>+128(SB), Y1
+	VFMADD231PS consts<>+96(SB), Y0, Y1
+	VSUBPS consts<>+128(SB), Y1, Y4
 	VFMADD231PS consts<>+160(SB), Y4, Y0
-	VPSUBD consts<>+96(SB), Y1, Y1
-	VMOVUPS consts<>+192(SB), Y4
-	VFMADD213PS consts<>+224(SB), Y0, Y4
+	VFMADD231PS consts<>+192(SB), Y4, Y0
+	VPSUBD consts<>+128(SB), Y1, Y1
+	VMOVUPS consts<>+224(SB), Y4
 	VFMADD213PS consts<>+256(SB), Y0, Y4
 	VFMADD213PS consts<>+288(SB), Y0, Y4
 	VFMADD213PS consts<>+320(SB), Y0, Y4
 	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VFMADD213PS consts<>+352(SB), Y0, Y4
-	VPSRAD $1, Y1, Y2
-	VPSUBD Y2, Y1, Y1
-	VPADDD consts<>+480(SB), Y2, Y2
-	VPSLLD $23, Y2, Y2
-	VPADDD consts<>+480(SB), Y1, Y1
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VFMADD213PS consts<>+384(SB), Y0, Y4
+	VPADDD consts<>+512(SB), Y1, Y1
 	VPSLLD $23, Y1, Y1
-	VMULPS Y2, Y4, Y4
 	VMULPS Y1, Y4, Y4
+	VANDPS Y2, Y4, Y4
 	VANDPS Y15, Y4, Y4
 	VMASKMOVPS Y4, Y15, (SI)
 	VADDPS Y4, Y12, Y12
@@ -2015,7 +2003,7 @@ x_done:
 	VPERMILPS $0xb1, X12, X13
 	VADDPS X13, X12, X12
 	VBROADCASTSS X12, Y12
-	VMOVUPS consts<>+352(SB), Y13
+	VMOVUPS consts<>+384(SB), Y13
 	VDIVPS Y12, Y13, Y12
 	MOVQ DI, SI
 	MOVQ BX, CX
