@@ -42,7 +42,7 @@ func (n *Net) backward(target []float32) (float64, error) {
 	}
 	loss /= count
 	cs := c * s * s
-	dup := f32(M * cs)
+	dup := n.zbuf("dup", M*cs)
 	oh, ow := H*s, W*s
 	g := float32(1 / count / float64(cfg.ImgRange))
 	for img := range N {
@@ -66,14 +66,14 @@ func (n *Net) backward(target []float32) (float64, error) {
 		}
 	}
 	// Step 6: upsample conv; step 5: y = conv_after_body(tn) + f0.
-	dy := f32(M * C)
+	dy := n.zbuf("dy", M*C)
 	n.upsample.bwd(dy, dup, a.y, N, hp, wp, th)
-	dtn := f32(M * C)
+	dtn := n.zbuf("dtn", M*C)
 	n.convAfter.bwd(dtn, dy, a.tn, N, hp, wp, th)
-	dt := f32(M * C)
+	dt := n.buf("dt", M*C)
 	lnBwd(dt, dtn, a.tbody, M, C, n.normW.Data, a.nm, a.nr, n.normW.Grad, n.normB.Grad, false, th)
 
-	sc := newBwdScratch(M, C, cfg.Hidden())
+	sc := n.bwdScratch(M, C, cfg.Hidden())
 	for g := len(n.groups) - 1; g >= 0; g-- {
 		// t_out = t_b + conv(t_b): dt_b = dt + conv^T(dt).
 		copy(sc.c1, dt)
@@ -87,7 +87,7 @@ func (n *Net) backward(target []float32) (float64, error) {
 	for j, v := range dy {
 		dt[j] += v
 	}
-	dxp := f32(M * c)
+	dxp := n.zbuf("dxp", M*c)
 	n.convFirst.bwd(dxp, dt, a.xp, N, hp, wp, th)
 	// Steps 1-2: the padded pixels' gradients flow back to their mirror
 	// sources; the normalisation scales by img_range.
@@ -116,9 +116,10 @@ type bwdScratch struct {
 	dqkv                   []float32
 }
 
-func newBwdScratch(M, C, hid int) *bwdScratch {
-	return &bwdScratch{c1: f32(M * C), c2: f32(M * C), c3: f32(M * C), dq: f32(M * C), dk: f32(M * C), dv: f32(M * C),
-		h1: f32(M * hid), h2: f32(M * hid)}
+func (n *Net) bwdScratch(M, C, hid int) *bwdScratch {
+	return &bwdScratch{c1: n.buf("c1", M*C), c2: n.buf("c2", M*C), c3: n.buf("c3", M*C),
+		dq: n.buf("dq", M*C), dk: n.buf("dk", M*C), dv: n.buf("dv", M*C),
+		h1: n.buf("h1", M*hid), h2: n.buf("h2", M*hid)}
 }
 
 // blockBwd turns dt, the gradient of block b's output, into the gradient of
@@ -193,7 +194,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 	// Projections q, k, v.
 	if b.qkv.w != nil {
 		if sc.dqkv == nil {
-			sc.dqkv = f32(M * 3 * C)
+			sc.dqkv = n.buf("dqkv", M*3*C)
 		}
 		parallelFor(M, th, func(_, lo, hi int) {
 			for r := lo; r < hi; r++ {
@@ -232,11 +233,12 @@ func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *b
 	nW := P / b.n
 	total := N * nW
 	chunks := (total + windowChunk - 1) / windowChunk
-	dBias := f32(chunks * b.heads * nn)
+	dBias := n.zbuf("dBias", chunks*b.heads*nn)
 	dScale := make([]float64, chunks*b.heads)
-	parallelFor(chunks, th, func(_, lo, hi int) {
-		ws := newWinScratch(b.n, C)
-		raw := f32(nn)
+	wss := n.winScratches(th, b.n)
+	parallelFor(chunks, th, func(tid, lo, hi int) {
+		ws := wss[tid]
+		raw := ws.raw
 		for ch := lo; ch < hi; ch++ {
 			db := dBias[ch*b.heads*nn : (ch+1)*b.heads*nn]
 			for wi := ch * windowChunk; wi < min((ch+1)*windowChunk, total); wi++ {

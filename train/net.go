@@ -33,6 +33,8 @@ type Net struct {
 	geos      map[geoKey]*geometry
 	acts      *activations // of the last forward pass
 	inputGrad []float32
+	bufs      map[string][]float32
+	wins      []*winScratch // per goroutine
 	// squaredLoss switches the loss to the mean squared error (smooth, for
 	// the finite-difference tests).
 	squaredLoss bool
@@ -84,7 +86,7 @@ func NewNet(cfg model.Config, sd checkpoint.StateDict) (*Net, error) {
 	if _, err := model.New(cfg, sd); err != nil {
 		return nil, err
 	}
-	n := &Net{cfg: cfg, byName: map[string]*param.Param{}, geos: map[geoKey]*geometry{}}
+	n := &Net{cfg: cfg, byName: map[string]*param.Param{}, geos: map[geoKey]*geometry{}, bufs: map[string][]float32{}}
 	take := func(key string) *param.Param {
 		t := sd[key]
 		p := &param.Param{Name: key, Shape: append([]int(nil), t.Shape...),
@@ -367,4 +369,37 @@ func (n *Net) geometry(hp, wp int, b *blk) *geometry {
 	}
 	n.geos[k] = g
 	return g
+}
+
+// buf returns the named scratch buffer with at least size values, reused
+// across steps; its contents are whatever was left in it.
+func (n *Net) buf(name string, size int) []float32 {
+	b := n.bufs[name]
+	if cap(b) < size {
+		b = make([]float32, size)
+		n.bufs[name] = b
+	}
+	return b[:size]
+}
+
+// zbuf is buf cleared to zero.
+func (n *Net) zbuf(name string, size int) []float32 {
+	b := n.buf(name, size)
+	clear(b)
+	return b
+}
+
+// winScratches returns th per-goroutine window scratch sets for windows of
+// wn tokens.
+func (n *Net) winScratches(th, wn int) []*winScratch {
+	C := n.cfg.EmbedDim
+	for len(n.wins) < th {
+		n.wins = append(n.wins, nil)
+	}
+	for i := range th {
+		if n.wins[i] == nil || len(n.wins[i].s) != wn*wn {
+			n.wins[i] = newWinScratch(wn, C)
+		}
+	}
+	return n.wins[:th]
 }

@@ -105,10 +105,20 @@ func col2imAdd(dsrc, dcol []float32, h, w, cin, p0, rows int) {
 // conv3 is a 3x3 convolution with its weight repacked for the im2col GEMM.
 type conv3 struct {
 	cin, cout int
-	w, b      []float32 // PyTorch [cout, cin, 3, 3], [cout]
-	dw, db    []float32 // gradients, same layouts
-	wp        []float32 // packed [cout][9*cin] (refreshed by pack)
-	dwp       []float32 // packed gradient scratch
+	cols      [][]float32 // per-goroutine im2col chunks
+	colImg    []float32   // one image's im2col, for the weight gradient
+	w, b      []float32   // PyTorch [cout, cin, 3, 3], [cout]
+	dw, db    []float32   // gradients, same layouts
+	wp        []float32   // packed [cout][9*cin] (refreshed by pack)
+	dwp       []float32   // packed gradient scratch
+}
+
+// colBufs returns th im2col chunk buffers.
+func (c *conv3) colBufs(th int) [][]float32 {
+	for len(c.cols) < th {
+		c.cols = append(c.cols, make([]float32, colChunk*9*c.cin))
+	}
+	return c.cols[:th]
 }
 
 func (c *conv3) pack() {
@@ -123,8 +133,9 @@ func (c *conv3) pack() {
 func (c *conv3) fwd(dst, src []float32, n, h, w int, th int) {
 	P := h * w
 	k := 9 * c.cin
-	parallelFor(n*P, th, func(_, lo, hi int) {
-		col := make([]float32, colChunk*k)
+	cols := c.colBufs(th)
+	parallelFor(n*P, th, func(tid, lo, hi int) {
+		col := cols[tid]
 		for p := lo; p < hi; {
 			img, q := p/P, p%P
 			rows := min(colChunk, hi-p, P-q)
@@ -146,8 +157,9 @@ func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
 	P := h * w
 	k := 9 * c.cin
 	if dsrc != nil {
-		parallelFor(n, th, func(_, lo, hi int) {
-			dcol := make([]float32, colChunk*k)
+		cols := c.colBufs(th)
+		parallelFor(n, th, func(tid, lo, hi int) {
+			dcol := cols[tid]
 			for img := lo; img < hi; img++ {
 				for q := 0; q < P; q += colChunk {
 					rows := min(colChunk, P-q)
@@ -159,7 +171,10 @@ func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
 	}
 	// Weight gradient on the packed layout: dWp[cout, 9cin] += ddst^T col.
 	clear(c.dwp)
-	col := make([]float32, P*k)
+	if len(c.colImg) < P*k {
+		c.colImg = make([]float32, P*k)
+	}
+	col := c.colImg
 	for img := range n {
 		parallelFor(P, th, func(_, lo, hi int) {
 			for q := lo; q < hi; q += colChunk {

@@ -131,9 +131,9 @@ func (n *Net) forward(x []float32, N, H, W int, dropRate float64, dropSeed uint6
 		}
 	}
 	// Step 3: f0 = conv_first(x), kept in the first block's input.
-	t := f32(M * C)
+	t := n.buf("t", M*C)
 	n.convFirst.fwd(t, a.xp, N, hp, wp, th)
-	f0 := f32(M * C)
+	f0 := n.buf("f0", M*C)
 	copy(f0, t)
 
 	// Step 4: groups of blocks, each closed by t = t + conv(t).
@@ -164,7 +164,7 @@ func (n *Net) forward(x []float32, N, H, W int, dropRate float64, dropSeed uint6
 	}
 	// Steps 6-7: upsample conv, pixel shuffle, denormalise, crop.
 	cs := c * s * s
-	up := f32(M * cs)
+	up := n.buf("up", M*cs)
 	n.upsample.fwd(up, a.y, N, hp, wp, th)
 	oh, ow := H*s, W*s
 	a.out = f32(N * c * oh * ow)
@@ -236,8 +236,9 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 	// Steps 5-8 per window and head.
 	geo := n.geometry(hp, wp, b)
 	nW := P / b.n
-	parallelFor(N*nW, th, func(_, lo, hi int) {
-		sc := newWinScratch(b.n, C)
+	wss := n.winScratches(th, b.n)
+	parallelFor(N*nW, th, func(tid, lo, hi int) {
+		sc := wss[tid]
 		for wi := lo; wi < hi; wi++ {
 			img, w := wi/nW, wi%nW
 			ix := geo.index[w*b.n : (w+1)*b.n]
@@ -349,12 +350,12 @@ func softmaxLSE(row []float32) float32 {
 type winScratch struct {
 	qn, kn, v, o, do []float32 // [n*C]
 	dq, dk, dv       []float32 // [n*C]
-	s, dp            []float32 // [n*n]
+	s, dp, raw       []float32 // [n*n]
 }
 
 func newWinScratch(n, C int) *winScratch {
 	return &winScratch{qn: f32(n * C), kn: f32(n * C), v: f32(n * C), o: f32(n * C), do: f32(n * C),
-		dq: f32(n * C), dk: f32(n * C), dv: f32(n * C), s: f32(n * n), dp: f32(n * n)}
+		dq: f32(n * C), dk: f32(n * C), dv: f32(n * C), s: f32(n * n), dp: f32(n * n), raw: f32(n * n)}
 }
 
 // gather copies the window's rows (token index base+ix[i]) of the given
