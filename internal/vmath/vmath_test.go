@@ -341,23 +341,29 @@ func TestSoftmaxRowsSizes(t *testing.T) {
 func TestSoftmaxRowsAccuracy(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
-		for _, n := range []int{64, 256, 1024} {
-			m := 256
-			x := rowsCase(rng, m, n, n, -30, 30)
-			want := append([]float32(nil), x...)
-			SoftmaxRowsRef(want, n, m, n)
-			SoftmaxRows(x, n, m, n)
-			mx := compareRows(t, fmt.Sprintf("n=%d", n), x, want, n, m, n, 1e-6)
-			var maxSum float64
-			for i := 0; i < m; i++ {
-				var s float64
-				for _, v := range x[i*n : i*n+n] {
-					s += float64(v)
+		for _, spread := range []float64{30, 3} {
+			for _, n := range []int{64, 256, 1024} {
+				m := 256
+				x := rowsCase(rng, m, n, n, -spread, spread)
+				want := append([]float32(nil), x...)
+				SoftmaxRowsRef(want, n, m, n)
+				SoftmaxRows(x, n, m, n)
+				mx := compareRows(t, fmt.Sprintf("n=%d", n), x, want, n, m, n, 1e-6)
+				var maxSum, maxRel float64
+				for i := 0; i < m; i++ {
+					var s float64
+					for j, v := range x[i*n : i*n+n] {
+						s += float64(v)
+						if w := float64(want[i*n+j]); w > 1e-30 {
+							maxRel = math.Max(maxRel, math.Abs(float64(v)-w)/w)
+						}
+					}
+					maxSum = math.Max(maxSum, math.Abs(s-1))
 				}
-				maxSum = math.Max(maxSum, math.Abs(s-1))
+				t.Logf("n=%d, values in [-%g, %g]: max abs error %.3g, max rel error %.3g (outputs > 1e-30), max |row sum - 1| %.3g",
+					n, spread, spread, mx, maxRel, maxSum)
+				release()
 			}
-			t.Logf("n=%d, values in [-30, 30]: max abs error %.3g, max |row sum - 1| %.3g", n, mx, maxSum)
-			release()
 		}
 	})
 }
