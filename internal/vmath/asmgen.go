@@ -545,13 +545,13 @@ func exp256(v, k, s, c, res string, mode int) {
 		p("\tVMINPS %s, %s, %s", v, c, v)
 	}
 	p("\tVMOVUPS %s, %s", mem("magic"), k)
-	p("\tVFMADD231PS %s, %s, %s", mem("log2e"), v, k) // k = v*log2e + 1.5*2^23
-	p("\tVSUBPS %s, %s, %s", mem("magic"), k, res)    // res = round(v*log2e)
+	p("\tVFMADD231PS %s, %s, %s", mem("log2e"), v, k)    // k = v*log2e + 1.5*2^23
+	p("\tVSUBPS %s, %s, %s", mem("magic"), k, res)       // res = round(v*log2e)
 	p("\tVFMADD231PS %s, %s, %s", mem("mln2hi"), res, v) // r = v - k*ln2
 	if mode == expFull {
 		p("\tVFMADD231PS %s, %s, %s", mem("mln2lo"), res, v)
 	}
-	p("\tVPSUBD %s, %s, %s", mem("magic"), k, k)         // integer k
+	p("\tVPSUBD %s, %s, %s", mem("magic"), k, k) // integer k
 	p("\tVMOVUPS %s, %s", mem("e6"), res)
 	for _, c := range []string{"e5", "e4", "e3", "e2", "one", "one"} {
 		p("\tVFMADD213PS %s, %s, %s", mem(c), v, res)
