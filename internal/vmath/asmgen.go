@@ -225,10 +225,10 @@ func loadExpConsts512(mode int) {
 	}
 }
 
-// exp512 emits res = exp(v); it clobbers v, k (and K3 for expFlush).
-func exp512(v, k, res string, mode int) {
+// exp512 emits res = exp(v); it clobbers v, k (and the opmask km for expFlush).
+func exp512(v, k, res string, mode int, km string) {
 	if mode == expFlush {
-		p("\tVCMPPS $5, %s, %s, K3", zc["explo"], v) // K3: !(v < flushlo), true for NaN
+		p("\tVCMPPS $5, %s, %s, %s", zc["explo"], v, km) // km: !(v < flushlo), true for NaN
 	}
 	p("\tVMAXPS %s, %s, %s", v, zc["explo"], v) // v second: a NaN stays
 	if mode == expFull {
@@ -246,7 +246,7 @@ func exp512(v, k, res string, mode int) {
 		p("\tVFMADD213PS %s, %s, %s", zc[c], v, res)
 	}
 	if mode == expFlush {
-		p("\tVSCALEFPS.Z %s, %s, K3, %s", k, res, res) // res * 2^k, 0 where v < flushlo
+		p("\tVSCALEFPS.Z %s, %s, %s, %s", k, res, km, res) // res * 2^k, 0 where v < flushlo
 	} else {
 		p("\tVSCALEFPS %s, %s, %s", k, res, res) // res * 2^k, with gradual underflow and overflow
 	}
@@ -279,7 +279,7 @@ func genExp512() {
 		} else {
 			p("\tVMOVUPS %s, %s", off(o, "SI"), v)
 		}
-		exp512(v, k, r, expFull)
+		exp512(v, k, r, expFull, "")
 		if tail {
 			p("\tVMOVUPS %s, K1, %s", r, off(o, "DI"))
 		} else {
@@ -328,7 +328,7 @@ func genGELU512() {
 		}
 		p("\tVMULPS %s, %s, %s", g["mhalf"], z, a)
 		p("\tVMULPS %s, %s, %s", z, a, a) // a = -z*z/2
-		exp512(a, k, e, expFlush)
+		exp512(a, k, e, expFlush, "K3")
 		p("\tVMULPS %s, %s, %s", s, e, e)         // e = h = Phi(-|x|)
 		p("\tVPCMPD $1, Z11, %s, K2", x)          // K2: x < 0 (sign bit set)
 		p("\tVSUBPS %s, %s, %s", e, zc["one"], s) // s = 1 - h
@@ -358,45 +358,132 @@ func reduce512(op string, r, tmp int, dst string) {
 	p("\tVBROADCASTSS X%d, %s", r, dst)
 }
 
-// softmaxTail512 emits passes 2 and 3 of a row at DI (n in BX): x = exp(x - max) with max in
-// every lane of Z8, sum, then x *= 1/sum.
-func softmaxTail512(pre string) {
-	// Pass 2: exponentials and their sum (two accumulators).
-	p("\tVPXORD Z9, Z9, Z9")
-	p("\tVPXORD Z10, Z10, Z10")
+// rowAddr is the memory operand of byte offset o in row r (0 or 1) of the block at base, the
+// rows stride being in the register stride.
+func rowAddr(o int, base string, r int, stride string) string {
+	if r == 0 {
+		return off(o, base)
+	}
+	if o == 0 {
+		return fmt.Sprintf("(%s)(%s*1)", base, stride)
+	}
+	return fmt.Sprintf("%d(%s)(%s*1)", o, base, stride)
+}
+
+// softmaxRows512 emits the softmax of R rows (1 or 2) at DI, stride R8, n in BX; with sb, the
+// rows are first formed from scale, bias (R10, stride R11) and labels (row labels at R12,
+// column labels at R13). Two rows are processed together so that the latency of one row's
+// reductions overlaps the other row's work.
+//
+// Registers: Z0-Z7 max accumulators (row r: Z4r..Z4r+3), Z8+r max of row r, Z10+2r (and
+// Z11 for R = 1) sums, then 1/sum; pass temporaries below Z16; K3, K4 the exp masks.
+func softmaxRows512(R int, sb bool, pre string) {
+	for i := 0; i < 4*R; i++ {
+		p("\tVMOVAPS Z16, Z%d", i)
+	}
 	p("\tMOVQ DI, SI")
 	p("\tMOVQ BX, CX")
-	loop(pre+"x", 16, 2, []string{"SI"}, func(o, i int, tail bool) {
-		v, k, r, acc := fmt.Sprintf("Z%d", 3*i), fmt.Sprintf("Z%d", 3*i+1), fmt.Sprintf("Z%d", 3*i+2), fmt.Sprintf("Z%d", 9+i)
-		if tail {
-			p("\tVMOVUPS.Z %s, K1, %s", off(o, "SI"), v)
-		} else {
-			p("\tVMOVUPS %s, %s", off(o, "SI"), v)
+	if !sb {
+		loop(pre+"m", 16, 4, []string{"SI"}, func(o, i int, tail bool) {
+			for r := 0; r < R; r++ {
+				acc := 4*r + i
+				if tail {
+					p("\tVMAXPS %s, Z%d, K1, Z%d", rowAddr(o, "SI", r, "R8"), acc, acc)
+				} else {
+					p("\tVMAXPS %s, Z%d, Z%d", rowAddr(o, "SI", r, "R8"), acc, acc)
+				}
+			}
+		})
+	} else {
+		// Pass 1 in four variants: flags&1 bias, flags&2 labels.
+		p("\tMOVQ R10, DX")
+		p("\tMOVQ R13, AX")
+		p("\tTESTQ $2, flags+72(FP)")
+		p("\tJZ %snolab", pre)
+		p("\tVPBROADCASTD (R12), Z17")
+		if R == 2 {
+			p("\tVPBROADCASTD 4(R12), Z20")
 		}
-		p("\tVSUBPS Z8, %s, %s", v, v)
-		exp512(v, k, r, expFlush)
-		if tail {
-			p("\tVMOVUPS %s, K1, %s", r, off(o, "SI"))
-			p("\tVADDPS %s, %s, K1, %s", r, acc, acc)
-		} else {
-			p("\tVMOVUPS %s, %s", r, off(o, "SI"))
-			p("\tVADDPS %s, %s, %s", r, acc, acc)
+		p("\tTESTQ $1, flags+72(FP)")
+		p("\tJZ %sp1lab", pre)
+		sbPass1512(pre+"p1bl", R, true, true)
+		p("\tJMP %sp1end", pre)
+		p("%sp1lab:", pre)
+		sbPass1512(pre+"p1l", R, false, true)
+		p("\tJMP %sp1end", pre)
+		p("%snolab:", pre)
+		p("\tTESTQ $1, flags+72(FP)")
+		p("\tJZ %sp1none", pre)
+		sbPass1512(pre+"p1b", R, true, false)
+		p("\tJMP %sp1end", pre)
+		p("%sp1none:", pre)
+		sbPass1512(pre+"p1n", R, false, false)
+		p("%sp1end:", pre)
+	}
+	for r := 0; r < R; r++ {
+		b := 4 * r
+		p("\tVMAXPS Z%d, Z%d, Z%d", b+1, b, b)
+		p("\tVMAXPS Z%d, Z%d, Z%d", b+3, b+2, b+2)
+		p("\tVMAXPS Z%d, Z%d, Z%d", b+2, b, b)
+	}
+	for r := 0; r < R; r++ {
+		reduce512("VMAXPS", 4*r, 4*r+1, fmt.Sprintf("Z%d", 8+r))
+	}
+
+	// Pass 2: exponentials and their sums (two accumulators per row for one row).
+	U := 3 - R
+	sum := func(r, i int) int { return 10 + 2*r + i }
+	for r := 0; r < R; r++ {
+		for i := 0; i < U; i++ {
+			p("\tVPXORD Z%d, Z%d, Z%d", sum(r, i), sum(r, i), sum(r, i))
+		}
+	}
+	p("\tMOVQ DI, SI")
+	p("\tMOVQ BX, CX")
+	loop(pre+"x", 16, U, []string{"SI"}, func(o, i int, tail bool) {
+		for r := 0; r < R; r++ {
+			t := 3 * (r*U + i)
+			v, k, e, acc := fmt.Sprintf("Z%d", t), fmt.Sprintf("Z%d", t+1), fmt.Sprintf("Z%d", t+2), fmt.Sprintf("Z%d", sum(r, i))
+			a := rowAddr(o, "SI", r, "R8")
+			if tail {
+				p("\tVMOVUPS.Z %s, K1, %s", a, v)
+			} else {
+				p("\tVMOVUPS %s, %s", a, v)
+			}
+			p("\tVSUBPS Z%d, %s, %s", 8+r, v, v)
+			exp512(v, k, e, expFlush, fmt.Sprintf("K%d", 3+r*U+i))
+			if tail {
+				p("\tVMOVUPS %s, K1, %s", e, a)
+				p("\tVADDPS %s, %s, K1, %s", e, acc, acc)
+			} else {
+				p("\tVMOVUPS %s, %s", e, a)
+				p("\tVADDPS %s, %s, %s", e, acc, acc)
+			}
 		}
 	})
-	p("\tVADDPS Z10, Z9, Z9")
-	reduce512("VADDPS", 9, 10, "Z9")
-	p("\tVDIVPS Z9, %s, Z9", zc["one"]) // 1/sum
+	for r := 0; r < R; r++ {
+		if U == 2 {
+			p("\tVADDPS Z%d, Z%d, Z%d", sum(r, 1), sum(r, 0), sum(r, 0))
+		}
+		reduce512("VADDPS", sum(r, 0), sum(r, 0)+1, fmt.Sprintf("Z%d", sum(r, 0)))
+		p("\tVDIVPS Z%d, %s, Z%d", sum(r, 0), zc["one"], sum(r, 0)) // 1/sum
+	}
+
 	// Pass 3: scale.
+	U3 := 4 / R
 	p("\tMOVQ DI, SI")
 	p("\tMOVQ BX, CX")
-	loop(pre+"n", 16, 4, []string{"SI"}, func(o, i int, tail bool) {
-		v := fmt.Sprintf("Z%d", i)
-		if tail {
-			p("\tVMULPS.Z %s, Z9, K1, %s", off(o, "SI"), v)
-			p("\tVMOVUPS %s, K1, %s", v, off(o, "SI"))
-		} else {
-			p("\tVMULPS %s, Z9, %s", off(o, "SI"), v)
-			p("\tVMOVUPS %s, %s", v, off(o, "SI"))
+	loop(pre+"n", 16, U3, []string{"SI"}, func(o, i int, tail bool) {
+		for r := 0; r < R; r++ {
+			v, inv := fmt.Sprintf("Z%d", r*U3+i), fmt.Sprintf("Z%d", sum(r, 0))
+			a := rowAddr(o, "SI", r, "R8")
+			if tail {
+				p("\tVMULPS.Z %s, %s, K1, %s", a, inv, v)
+				p("\tVMOVUPS %s, K1, %s", v, a)
+			} else {
+				p("\tVMULPS %s, %s, %s", a, inv, v)
+				p("\tVMOVUPS %s, %s", v, a)
+			}
 		}
 	})
 }
@@ -404,8 +491,8 @@ func softmaxTail512(pre string) {
 // genSoftmax512 emits softmaxAVX512 or, with sb, sbSoftmaxAVX512 (scale, bias, label mask).
 //
 // Registers: DI row of x, R8 ld, R9 rows left, BX n, R10 bias row, R11 ldb, R12 row label,
-// R13 column labels, AX column label pointer; Z8 max, Z9/Z10 sums, Z16 -inf, Z17 row label, Z18 scale,
-// Z19 -1e9.
+// R13 column labels, AX column label pointer; Z16 -inf, Z17 (Z20) label of row 0 (1),
+// Z18 scale, Z19 -1e9.
 func genSoftmax512(sb bool) {
 	p("")
 	if sb {
@@ -434,63 +521,29 @@ func genSoftmax512(sb bool) {
 		p("\tMOVQ rowLabels+56(FP), R12")
 		p("\tMOVQ colLabels+64(FP), R13")
 	}
-	p("row:")
-	for i := 0; i < 4; i++ {
-		p("\tVMOVAPS Z16, Z%d", i)
-	}
-	p("\tMOVQ DI, SI")
-	p("\tMOVQ BX, CX")
-	if !sb {
-		loop("m", 16, 4, []string{"SI"}, func(o, i int, tail bool) {
-			if tail {
-				p("\tVMAXPS %s, Z%d, K1, Z%d", off(o, "SI"), i, i)
-			} else {
-				p("\tVMAXPS %s, Z%d, Z%d", off(o, "SI"), i, i)
-			}
-		})
-	} else {
-		// Pass 1 in four variants: flags&1 bias, flags&2 labels.
-		p("\tMOVQ R10, DX")
-		p("\tMOVQ R13, AX")
-		p("\tTESTQ $2, flags+72(FP)")
-		p("\tJZ nolab")
-		p("\tVPBROADCASTD (R12), Z17")
-		p("\tTESTQ $1, flags+72(FP)")
-		p("\tJZ p1lab")
-		sbPass1512("p1bl", true, true)
-		p("\tJMP p1end")
-		p("p1lab:")
-		sbPass1512("p1l", false, true)
-		p("\tJMP p1end")
-		p("nolab:")
-		p("\tTESTQ $1, flags+72(FP)")
-		p("\tJZ p1none")
-		sbPass1512("p1b", true, false)
-		p("\tJMP p1end")
-		p("p1none:")
-		sbPass1512("p1n", false, false)
-		p("p1end:")
-	}
-	p("\tVMAXPS Z1, Z0, Z0")
-	p("\tVMAXPS Z3, Z2, Z2")
-	p("\tVMAXPS Z2, Z0, Z0")
-	reduce512("VMAXPS", 0, 1, "Z8")
-	softmaxTail512("")
-	p("\tADDQ R8, DI")
+	p("rows2:")
+	p("\tCMPQ R9, $2")
+	p("\tJLT rows1")
+	softmaxRows512(2, sb, "a")
+	p("\tLEAQ (DI)(R8*2), DI")
 	if sb {
-		p("\tADDQ R11, R10")
-		p("\tADDQ $4, R12")
+		p("\tLEAQ (R10)(R11*2), R10")
+		p("\tADDQ $8, R12")
 	}
-	p("\tDECQ R9")
-	p("\tJNZ row")
+	p("\tSUBQ $2, R9")
+	p("\tJMP rows2")
+	p("rows1:")
+	p("\tTESTQ R9, R9")
+	p("\tJZ done")
+	softmaxRows512(1, sb, "b")
 	p("done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
 
-// sbPass1512: x = x*scale (+ bias) (+ -1e9 where labels differ), stored, max in Z0-Z3.
-// SI x, DX bias, AX column labels.
-func sbPass1512(name string, bias, lab bool) {
+// sbPass1512: x = x*scale (+ bias) (+ -1e9 where labels differ), stored, max in Z0-Z7 (row
+// r: Z4r+i). SI x, DX bias, AX column labels; temporaries Z8-Z15.
+func sbPass1512(name string, R int, bias, lab bool) {
 	ptrs := []string{"SI"}
 	if bias {
 		ptrs = append(ptrs, "DX")
@@ -499,31 +552,33 @@ func sbPass1512(name string, bias, lab bool) {
 		ptrs = append(ptrs, "AX")
 	}
 	loop(name, 16, 4, ptrs, func(o, i int, tail bool) {
-		v := fmt.Sprintf("Z%d", 4+i)
-		km := ""
-		if tail {
-			km = "K1, "
-		}
-		if tail {
-			p("\tVMOVUPS.Z %s, K1, %s", off(o, "SI"), v)
-		} else {
-			p("\tVMOVUPS %s, %s", off(o, "SI"), v)
-		}
-		if bias {
-			p("\tVFMADD213PS %s, Z18, %s%s", off(o, "DX"), km, v) // v = v*scale + bias
-		} else {
-			p("\tVMULPS Z18, %s, %s", v, v)
-		}
-		if lab {
-			p("\tVPCMPD $4, %s, Z17, %sK2", off(o, "AX"), km) // K2: label differs (and lane in tail)
-			p("\tVADDPS Z19, %s, K2, %s", v, v)
-		}
-		if tail {
-			p("\tVMOVUPS %s, K1, %s", v, off(o, "SI"))
-			p("\tVMAXPS %s, Z%d, K1, Z%d", v, i, i)
-		} else {
-			p("\tVMOVUPS %s, %s", v, off(o, "SI"))
-			p("\tVMAXPS %s, Z%d, Z%d", v, i, i)
+		for r := 0; r < R; r++ {
+			v := fmt.Sprintf("Z%d", 8+4*r+i)
+			acc := 4*r + i
+			a := rowAddr(o, "SI", r, "R8")
+			km := ""
+			if tail {
+				km = "K1, "
+				p("\tVMOVUPS.Z %s, K1, %s", a, v)
+			} else {
+				p("\tVMOVUPS %s, %s", a, v)
+			}
+			if bias {
+				p("\tVFMADD213PS %s, Z18, %s%s", rowAddr(o, "DX", r, "R11"), km, v) // v = v*scale + bias
+			} else {
+				p("\tVMULPS Z18, %s, %s", v, v)
+			}
+			if lab {
+				p("\tVPCMPD $4, %s, %s, %sK2", off(o, "AX"), []string{"Z17", "Z20"}[r], km) // K2: label differs
+				p("\tVADDPS Z19, %s, K2, %s", v, v)
+			}
+			if tail {
+				p("\tVMOVUPS %s, K1, %s", v, a)
+				p("\tVMAXPS %s, Z%d, K1, Z%d", v, acc, acc)
+			} else {
+				p("\tVMOVUPS %s, %s", v, a)
+				p("\tVMAXPS %s, Z%d, Z%d", v, acc, acc)
+			}
 		}
 	})
 }
