@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
 
@@ -120,11 +121,11 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 	// t += norm2(fc2(u)). u is viewed as an image [hp, wp, hid].
 	parallelFor(P, th, func(_, lo, hi int) {
 		b.fc1.Apply(ws.u[lo*hid:], hid, t[lo*C:], C, hi-lo, false)
-		kernels.GELU(ws.u[lo*hid : hi*hid])
+		vmath.GELU(ws.u[lo*hid : hi*hid])
 	})
 	parallelFor(hp, th, func(_, lo, hi int) {
 		kernels.DepthwiseConv3x3(ws.d1, ws.u, hp, wp, hid, b.dw1W, b.dw1B, lo, hi, false)
-		kernels.GELU(ws.d1[lo*wp*hid : hi*wp*hid])
+		vmath.GELU(ws.d1[lo*wp*hid : hi*wp*hid])
 	})
 	parallelFor(hp, th, func(_, lo, hi int) {
 		kernels.DepthwiseConv3x3(ws.u, ws.d1, hp, wp, hid, b.dw2W, b.dw2B, lo, hi, true)
@@ -180,7 +181,8 @@ func grsa(out, x []float32, b *block, C int, labels []int32, sc *threadScratch) 
 		if b.bias != nil {
 			bias = b.bias[hd*n*n : (hd+1)*n*n]
 		}
-		scaleBiasMaskSoftmax(lg, n, b.logitScale[hd], bias, labels)
+		// Steps 5-7: logits*scale + bias, -1e9 between shift regions, softmax.
+		vmath.ScaleBiasSoftmaxRows(lg, n, n, n, b.logitScale[hd], bias, n, labels, labels)
 		gemm.NN(n, d, n, lg, n, v, ld, sc.o[hd*d:], C, false) // [n, d] into head's columns
 	}
 	// Step 9: grouped output projection, no shortcut.
@@ -209,31 +211,4 @@ func l2normHeads(x []float32, n, ld, C, d int) {
 			}
 		}
 	}
-}
-
-// scaleBiasMaskSoftmax is GRSA steps 5-7 on one head's logits [n, n]:
-// x*scale + bias, -1e9 between tokens of different shift regions, softmax.
-func scaleBiasMaskSoftmax(lg []float32, n int, scale float32, bias []float32, labels []int32) {
-	for i := range n {
-		row := lg[i*n : (i+1)*n]
-		if bias != nil {
-			br := bias[i*n : (i+1)*n]
-			for j := range row {
-				row[j] = row[j]*scale + br[j]
-			}
-		} else {
-			for j := range row {
-				row[j] *= scale
-			}
-		}
-		if labels != nil {
-			li := labels[i]
-			for j, lj := range labels {
-				if lj != li {
-					row[j] += maskValue
-				}
-			}
-		}
-	}
-	kernels.Softmax(lg, n, n, n)
 }
