@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
 	"github.com/grformer/grformer/internal/vmath"
 )
@@ -11,10 +12,11 @@ import (
 // while kernels are running.
 func SetGeneric(on bool) (prev bool) {
 	vmath.SetGeneric(on)
+	dwconv.SetGeneric(on)
 	return gemm.SetGeneric(on)
 }
 
 // Impl names the implementations in use ("avx512", "avx2" or "generic").
 func Impl() string {
-	return "gemm " + gemm.Impl() + ", vmath " + vmath.Impl()
+	return "gemm " + gemm.Impl() + ", vmath " + vmath.Impl() + ", dwconv " + dwconv.Impl()
 }

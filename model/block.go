@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
 	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
@@ -124,11 +125,11 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 		vmath.GELU(ws.u[lo*hid : hi*hid])
 	})
 	parallelFor(hp, th, func(_, lo, hi int) {
-		kernels.DepthwiseConv3x3(ws.d1, ws.u, hp, wp, hid, b.dw1W, b.dw1B, lo, hi, false)
+		dwconv.Conv3x3(ws.d1, ws.u, hp, wp, hid, b.dw1W, b.dw1B, lo, hi, false)
 		vmath.GELU(ws.d1[lo*wp*hid : hi*wp*hid])
 	})
 	parallelFor(hp, th, func(_, lo, hi int) {
-		kernels.DepthwiseConv3x3(ws.u, ws.d1, hp, wp, hid, b.dw2W, b.dw2B, lo, hi, true)
+		dwconv.Conv3x3(ws.u, ws.d1, hp, wp, hid, b.dw2W, b.dw2B, lo, hi, true)
 	})
 	parallelFor(P, th, func(tid, lo, hi int) {
 		f := ws.per[tid].rows
