@@ -238,7 +238,6 @@ func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *b
 	wss := n.winScratches(th, b.n)
 	parallelFor(chunks, th, func(tid, lo, hi int) {
 		ws := wss[tid]
-		raw := ws.raw
 		for ch := lo; ch < hi; ch++ {
 			db := dBias[ch*b.heads*nn : (ch+1)*b.heads*nn]
 			for wi := ch * windowChunk; wi < min((ch+1)*windowChunk, total); wi++ {
@@ -250,47 +249,38 @@ func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *b
 				}
 				ws.gather(ba.qn, ba.kn, ba.v, ba.o, do, ix, img*P, C)
 				for h := range b.heads {
-					// raw = qn kn^T; P = exp(scale*raw + bias + mask - lse).
-					gemm.NT(b.n, b.n, d, ws.qn[h*d:], C, ws.kn[h*d:], C, raw, b.n, false)
-					copy(ws.s, raw)
-					ws.scaleBiasMask(b, h, lab)
-					for i := range b.n {
-						lse := ba.lse[(img*P+int(ix[i]))*b.heads+h]
-						row := ws.s[i*b.n : (i+1)*b.n]
-						for j, v := range row {
-							row[j] = float32(math.Exp(float64(v - lse)))
-						}
-					}
+					// P, recomputed exactly as the forward pass did.
+					ws.probs(b, h, d, C, lab)
 					// dv = P^T dO; dP = dO v^T.
 					gemm.TN(b.n, d, b.n, ws.s, b.n, ws.do[h*d:], C, ws.dv[h*d:], C, false)
 					gemm.NT(b.n, b.n, d, ws.do[h*d:], C, ws.v[h*d:], C, ws.dp, b.n, false)
 					// dS = P (dP - D), D_i = dO_i . O_i over the head.
-					var dsc float64
 					for i := range b.n {
 						var D float32
 						for c := h * d; c < (h+1)*d; c++ {
 							D += ws.do[i*C+c] * ws.o[i*C+c]
 						}
-						pr, dpr, rr := ws.s[i*b.n:(i+1)*b.n], ws.dp[i*b.n:(i+1)*b.n], raw[i*b.n:(i+1)*b.n]
+						pr, dpr := ws.s[i*b.n:(i+1)*b.n], ws.dp[i*b.n:(i+1)*b.n]
 						dbr := db[h*nn+i*b.n : h*nn+(i+1)*b.n]
 						for j, p := range pr {
 							ds := p * (dpr[j] - D)
 							dpr[j] = ds
 							dbr[j] += ds
-							dsc += float64(ds * rr[j])
 						}
 					}
-					dScale[ch*b.heads+h] += dsc
-					// dqn = scale dS kn; dkn = scale dS^T qn.
+					// dS kn and dS^T qn; dscale = sum dS.(qn kn^T) = sum_i qn_i.(dS kn)_i.
 					gemm.NN(b.n, d, b.n, ws.dp, b.n, ws.kn[h*d:], C, ws.dq[h*d:], C, false)
 					gemm.TN(b.n, d, b.n, ws.dp, b.n, ws.qn[h*d:], C, ws.dk[h*d:], C, false)
 					scl := b.scale[h]
+					var dsc float64
 					for i := range b.n {
 						for c := h * d; c < (h+1)*d; c++ {
+							dsc += float64(ws.qn[i*C+c] * ws.dq[i*C+c])
 							ws.dq[i*C+c] *= scl
 							ws.dk[i*C+c] *= scl
 						}
 					}
+					dScale[ch*b.heads+h] += dsc
 				}
 				for i, p := range ix {
 					r := (img*P + int(p)) * C

@@ -115,10 +115,15 @@ func TestDirectionalDerivative(t *testing.T) {
 				}
 				return l
 			}
+			// A central difference. Its error has two parts: curvature
+			// (~eps^2, large with drop path's x2 multipliers) and float32
+			// noise of the loss (~1e-8/eps; the vectorised exp and softmax
+			// are accurate to ~1e-7 but not smooth at that level): hence the
+			// absolute floor of the tolerance.
 			const eps = 1e-4
 			numeric := (lossAt(eps) - lossAt(-eps)) / (2 * eps)
 			t.Logf("directional derivative: analytic %.6g, numeric %.6g", analytic, numeric)
-			if math.Abs(analytic-numeric) > 5e-3*math.Abs(numeric)+1e-5 {
+			if math.Abs(analytic-numeric) > 5e-3*math.Abs(numeric)+5e-4 {
 				t.Errorf("analytic %.6g vs numeric %.6g", analytic, numeric)
 			}
 		})

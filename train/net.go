@@ -65,6 +65,7 @@ type blk struct {
 	coords   []float32 // MLP input table, rows x 2
 	mlpHid   int
 	bias     []float32 // [heads][n][n], computed at each forward
+	hasBias  bool      // false for the "none" variant
 	mlpPre   []float32 // MLP hidden pre-activations [rows][hid]
 	mlpOut   []float32 // MLP outputs [rows][heads]
 	dw1p     []float32 // packed depthwise weights [9][hid]
@@ -144,6 +145,7 @@ func NewNet(cfg model.Config, sd checkpoint.StateDict) (*Net, error) {
 			b.coords = model.CoordTable(cfg.Bias(), b.wh, b.ww)
 			b.mlpHid = model.BiasMLPHidden(cfg.Bias())
 			b.bias = make([]float32, b.heads*b.n*b.n)
+			b.hasBias = cfg.Bias() != model.BiasNone
 			b.dBiasAcc = make([]float32, b.heads*b.n*b.n)
 			b.scale = make([]float32, b.heads)
 			b.dScale = make([]float64, b.heads)

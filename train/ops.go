@@ -4,6 +4,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
 	"github.com/grformer/grformer/kernels"
 )
@@ -209,33 +210,25 @@ func dwFwd(dst, src []float32, n, h, w, ch int, wp, b []float32, th int) {
 	parallelFor(n*h, th, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			img, y := r/h, r%h
-			kernels.DepthwiseConv3x3(dst[img*P*ch:], src[img*P*ch:(img+1)*P*ch], h, w, ch, wp, b, y, y+1, false)
+			dwconv.Conv3x3(dst[img*P*ch:(img+1)*P*ch], src[img*P*ch:(img+1)*P*ch], h, w, ch, wp, b, y, y+1, false)
 		}
 	})
 }
 
 // dwBwd: dsrc += dwconv^T(ddst); dw (PyTorch [ch,1,3,3]) and db accumulate.
+// The input gradient is the depthwise convolution of ddst with the kernel
+// rotated by 180 degrees (tap t becomes 8-t), on the assembly kernel.
 // Weight gradients are split over channels (deterministic).
 func dwBwd(dsrc, ddst, src []float32, n, h, w, ch int, wp, dw, db []float32, th int) {
 	P := h * w
+	flip := make([]float32, 9*ch)
+	for t := range 9 {
+		copy(flip[(8-t)*ch:(9-t)*ch], wp[t*ch:(t+1)*ch])
+	}
 	parallelFor(n*h, th, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			img, y := r/h, r%h
-			for x := range w {
-				d := dsrc[(img*P+y*w+x)*ch : (img*P+y*w+x+1)*ch]
-				// dsrc[y][x] += sum_t w[t] * ddst[y - dy_t][x - dx_t]
-				for t := range 9 {
-					yy, xx := y-(t/3-1), x-(t%3-1)
-					if yy < 0 || yy >= h || xx < 0 || xx >= w {
-						continue
-					}
-					g := ddst[(img*P+yy*w+xx)*ch : (img*P+yy*w+xx+1)*ch]
-					wt := wp[t*ch : (t+1)*ch]
-					for c := range d {
-						d[c] += wt[c] * g[c]
-					}
-				}
-			}
+			dwconv.Conv3x3(dsrc[img*P*ch:(img+1)*P*ch], ddst[img*P*ch:(img+1)*P*ch], h, w, ch, flip, nil, y, y+1, true)
 		}
 	})
 	parallelFor(ch, th, func(_, lo, hi int) {

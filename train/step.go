@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
 
@@ -16,7 +17,6 @@ type blockActs struct {
 	tin          []float32 // [M*C] block input
 	qn, kn, v    []float32 // [M*C] token order; q, k normalised per head
 	qnorm, knorm []float32 // [M*heads] L2 norms before normalising
-	lse          []float32 // [M*heads] log-sum-exp of each softmax row
 	o            []float32 // [M*C] attention output (before the projection)
 	a            []float32 // [M*C] projection output (before norm1)
 	ln1m, ln1r   []float32 // [M] norm1 statistics
@@ -56,7 +56,7 @@ func (n *Net) newActivations(N, H, W int) *activations {
 			h := cfg.NumHeads[g]
 			bs = append(bs, &blockActs{
 				tin: f32(M * C), qn: f32(M * C), kn: f32(M * C), v: f32(M * C),
-				qnorm: f32(M * h), knorm: f32(M * h), lse: f32(M * h),
+				qnorm: f32(M * h), knorm: f32(M * h),
 				o: f32(M * C), a: f32(M * C), ln1m: f32(M), ln1r: f32(M),
 				u1: f32(M * hid), d1: f32(M * hid), f: f32(M * C), ln2m: f32(M), ln2r: f32(M),
 				m1: f32(N), m2: f32(N),
@@ -248,11 +248,7 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 			}
 			sc.gather(ba.qn, ba.kn, ba.v, nil, nil, ix, img*P, C)
 			for h := range b.heads {
-				sc.logits(b, h, d, C, lab)
-				for i := range b.n {
-					row := sc.s[i*b.n : (i+1)*b.n]
-					ba.lse[(img*P+int(ix[i]))*b.heads+h] = softmaxLSE(row)
-				}
+				sc.probs(b, h, d, C, lab)
 				gemm.NN(b.n, d, b.n, sc.s, b.n, sc.v[h*d:], C, sc.o[h*d:], C, false)
 			}
 			for i, p := range ix {
@@ -306,9 +302,7 @@ func addRowsScaled(t, x, m []float32, P, C, th int) {
 
 func geluInto(dst, src []float32, th int) {
 	parallelFor(len(src), th, func(_, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			dst[j] = gelu(src[j])
-		}
+		vmath.GELUInto(dst[lo:hi], src[lo:hi])
 	})
 }
 
@@ -327,35 +321,16 @@ func normalize(x []float32) float32 {
 	return nrm
 }
 
-// softmaxLSE replaces row by its softmax and returns log(sum(exp(row))).
-func softmaxLSE(row []float32) float32 {
-	mx := row[0]
-	for _, v := range row[1:] {
-		mx = max(mx, v)
-	}
-	var sum float64
-	for j, v := range row {
-		e := float32(math.Exp(float64(v - mx)))
-		row[j] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	for j := range row {
-		row[j] *= inv
-	}
-	return mx + float32(math.Log(sum))
-}
-
 // winScratch holds one window's gathered rows and per-head products.
 type winScratch struct {
 	qn, kn, v, o, do []float32 // [n*C]
 	dq, dk, dv       []float32 // [n*C]
-	s, dp, raw       []float32 // [n*n]
+	s, dp            []float32 // [n*n]
 }
 
 func newWinScratch(n, C int) *winScratch {
 	return &winScratch{qn: f32(n * C), kn: f32(n * C), v: f32(n * C), o: f32(n * C), do: f32(n * C),
-		dq: f32(n * C), dk: f32(n * C), dv: f32(n * C), s: f32(n * n), dp: f32(n * n), raw: f32(n * n)}
+		dq: f32(n * C), dk: f32(n * C), dv: f32(n * C), s: f32(n * n), dp: f32(n * n)}
 }
 
 // gather copies the window's rows (token index base+ix[i]) of the given
@@ -373,34 +348,17 @@ func (sc *winScratch) gather(qn, kn, v, o, do []float32, ix []int32, base, C int
 	}
 }
 
-// logits fills sc.s with head h's scaled, biased and masked logits (GRSA
-// steps 4-7 before the softmax): scale*qn.kn^T + bias + mask.
-func (sc *winScratch) logits(b *blk, h, d, C int, lab []int32) {
+// probs fills sc.s with head h's attention probabilities (GRSA steps 4-7):
+// softmax(scale*qn.kn^T + bias + mask). The backward pass calls it again
+// to recompute exactly the same probabilities.
+func (sc *winScratch) probs(b *blk, h, d, C int, lab []int32) {
 	n := b.n
 	gemm.NT(n, n, d, sc.qn[h*d:], C, sc.kn[h*d:], C, sc.s, n, false)
-	sc.scaleBiasMask(b, h, lab)
-}
-
-func (sc *winScratch) scaleBiasMask(b *blk, h int, lab []int32) {
-	n := b.n
-	scale := b.scale[h]
-	bias := b.bias[h*n*n : (h+1)*n*n]
-	for i := range n {
-		row := sc.s[i*n : (i+1)*n]
-		br := bias[i*n : (i+1)*n]
-		for j := range row {
-			row[j] = row[j]*scale + br[j]
-		}
-		if lab != nil {
-			for j, l := range lab {
-				if l != lab[i] {
-					row[j] += maskValue
-				}
-			}
-		}
+	var bias []float32
+	if b.hasBias {
+		bias = b.bias[h*n*n : (h+1)*n*n]
 	}
+	vmath.ScaleBiasSoftmaxRows(sc.s, n, n, n, b.scale[h], bias, n, lab, lab)
 }
-
-const maskValue = float32(-1e9)
 
 var errNoForward = errors.New("train: backward without a forward pass")
