@@ -301,3 +301,24 @@ func TestValSet(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+func TestLogTicker(t *testing.T) {
+	labels := func(lo, hi float64) []string {
+		var out []string
+		for _, tk := range (logTicker{}).Ticks(lo, hi) {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	if got := labels(0.015, 0.4); !slices.Equal(got, []string{"0.02", "0.05", "0.1", "0.2"}) {
+		t.Errorf("0.015..0.4: %v", got)
+	}
+	if got := labels(0.21, 0.37); len(got) < 2 {
+		t.Errorf("0.21..0.37: %v", got)
+	}
+	if got := (logTicker{}).Ticks(0, 1); got != nil {
+		t.Errorf("zero range start: %v", got)
+	}
+}

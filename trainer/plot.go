@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -48,7 +49,7 @@ func WritePlot(path string, entries []LogEntry, title string) (err error) {
 		}
 		lp.Y.Min, lp.Y.Max = lo/1.25, hi*1.25
 		lp.Y.Scale = plot.LogScale{}
-		lp.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		lp.Y.Tick.Marker = logTicker{}
 		l, err := plotter.NewLine(loss)
 		if err != nil {
 			return fmt.Errorf("trainer: plot: %w", err)
@@ -78,6 +79,14 @@ func WritePlot(path string, entries []LogEntry, title string) (err error) {
 		}
 		plots = append(plots, []*plot.Plot{pp})
 	}
+	// The same iteration axis on both panels.
+	xmax := 1.0
+	for _, e := range entries {
+		xmax = max(xmax, float64(e.Iter))
+	}
+	for _, r := range plots {
+		r[0].X.Min, r[0].X.Max = 0, xmax
+	}
 	w, h := 8*vg.Inch, vg.Length(rows)*3.5*vg.Inch
 	img := vgimg.New(w, h)
 	dc := draw.New(img)
@@ -94,4 +103,47 @@ func WritePlot(path string, entries []LogEntry, title string) (err error) {
 		return fmt.Errorf("trainer: plot: %w", err)
 	}
 	return nil
+}
+
+// logTicker marks a logarithmic axis at 1, 2 and 5 times the powers of
+// ten (labelled) and at the other integer multiples (unlabelled), so that
+// a range within one decade still gets labels.
+type logTicker struct{}
+
+// Ticks returns the ticks between lo and hi (both positive).
+func (logTicker) Ticks(lo, hi float64) []plot.Tick {
+	if !(lo > 0) || !(hi > lo) || math.IsInf(hi, 0) {
+		return nil
+	}
+	var ticks []plot.Tick
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		p := math.Pow(10, e)
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * p
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', 3, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	labelled := 0
+	for _, t := range ticks {
+		if t.Label != "" {
+			labelled++
+		}
+	}
+	switch {
+	case len(ticks) < 3:
+		// Less than a decade's worth: evenly spaced ticks read better.
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	case labelled < 2:
+		for i := range ticks {
+			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'g', 3, 64)
+		}
+	}
+	return ticks
 }

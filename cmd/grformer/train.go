@@ -316,7 +316,7 @@ func (p *trainProgress) event(e trainer.Progress) {
 		}
 		p.line("%s", s)
 	case trainer.EventSave:
-		if !p.tty {
+		if !p.tty && e.Iter > e.Start {
 			p.line("train: saved iteration %d", e.Iter)
 		}
 	case trainer.EventStep:
