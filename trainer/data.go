@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"io"
 	"io/fs"
 	"os"
@@ -57,6 +58,22 @@ type DataOptions struct {
 	// Progress, when not nil, is called after each image with the number
 	// done and the total.
 	Progress func(done, total int)
+}
+
+// Fingerprint identifies the dataset's content: a CRC-64 of every pair's
+// file name (not its folder), size and HR pixels, in order. A resumed run
+// compares it with the run's to warn when the images changed.
+func (ds *Dataset) Fingerprint() string {
+	h := crc64.New(crc64.MakeTable(crc64.ECMA))
+	var b [8]byte
+	for _, p := range ds.Pairs {
+		io.WriteString(h, filepath.Base(p.Path))
+		binary.LittleEndian.PutUint32(b[:], uint32(p.HR.W))
+		binary.LittleEndian.PutUint32(b[4:], uint32(p.HR.H))
+		h.Write(b[:])
+		h.Write(p.HR.Pix)
+	}
+	return fmt.Sprintf("%d:%016x", len(ds.Pairs), h.Sum64())
 }
 
 // ListTrainImages returns the image files of the given folders (not

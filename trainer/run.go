@@ -228,6 +228,12 @@ func (r *runner) setup(cfg RunConfig) error {
 	if ds.Scale != r.mcfg.Scale {
 		return fmt.Errorf("trainer: the dataset is for x%d, the network x%d", ds.Scale, r.mcfg.Scale)
 	}
+	fp := ds.Fingerprint()
+	if saved != nil && r.st.Data != "" && r.st.Data != fp {
+		r.emit(Progress{Event: EventWarning, Message: fmt.Sprintf(
+			"the training images differ from the run's (fingerprint %s, saved %s): the resumed run will not match an uninterrupted one", fp, r.st.Data)})
+	}
+	r.st.Data = fp
 	if r.sampler, err = NewSampler(ds, cfg.Seed, cfg.Batch, cfg.Patch); err != nil {
 		return err
 	}

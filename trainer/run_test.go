@@ -336,3 +336,30 @@ func TestRunErrors(t *testing.T) {
 		t.Fatalf("after NaN: state %+v, %v", s, err)
 	}
 }
+
+func TestRunResumeOtherData(t *testing.T) {
+	ds := loadTestDataset(t, makeTrainDir(t), 2, 8)
+	dir := filepath.Join(t.TempDir(), "run")
+	cfg := testRunConfig(dir, ds, "")
+	cfg.Iters = 2
+	if _, err := Run(context.Background(), newFakeNet(t, 2, 1), cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := &Dataset{Scale: 2, Pairs: ds.Pairs[1:]}
+	cfg.Dataset, cfg.Resume, cfg.Iters = other, true, 3
+	var warned []string
+	if _, err := Run(context.Background(), newFakeNet(t, 2, 1), cfg, func(p Progress) {
+		if p.Event == EventWarning {
+			warned = append(warned, p.Message)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "training images differ") {
+		t.Fatalf("warnings %q", warned)
+	}
+	// The same images give the same fingerprint.
+	if ds.Fingerprint() != loadTestDataset(t, makeTrainDir(t), 2, 8).Fingerprint() || ds.Fingerprint() == other.Fingerprint() {
+		t.Fatal("fingerprint")
+	}
+}

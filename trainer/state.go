@@ -58,6 +58,8 @@ type State struct {
 	// BestPSNR and BestIter are the best validation score so far.
 	BestPSNR float64 `json:"best_psnr,omitempty"`
 	BestIter int     `json:"best_iter,omitempty"`
+	// Data is the training set's fingerprint (Dataset.Fingerprint).
+	Data string `json:"data_fingerprint"`
 	// Params lists the parameters in the network's order.
 	Params []ParamInfo `json:"params"`
 	// Saved is when the state was written (informational).

@@ -328,7 +328,9 @@ func (p *trainProgress) event(e trainer.Progress) {
 		done := float64(e.Iter) / float64(max(e.Iters, 1))
 		n := int(done * width)
 		eta := "?"
-		if e.ETA > 0 {
+		if e.Iter >= e.Iters {
+			eta = "0m00s"
+		} else if e.ETA > 0 {
 			eta = fmtDuration(e.ETA)
 		}
 		fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d %5.1f%%  loss %.5f  %.3g it/s  ETA %s",
