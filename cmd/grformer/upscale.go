@@ -170,7 +170,10 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if c.scale != 0 && c.scale != m.Scale() {
 		return fmt.Errorf("-scale %d, but %s is a x%d model: GRFormer upscales only by the scale it was trained for (use -outscale for other sizes)", c.scale, c.weights, m.Scale())
 	}
-	old := debug.SetMemoryLimit(int64(c.maxMemory))
+	// The Go memory limit makes the garbage collector keep the heap within
+	// the budget; it leaves a sixteenth for what is not heap (the program,
+	// stacks, the runtime's own structures).
+	old := debug.SetMemoryLimit(int64(c.maxMemory) - int64(c.maxMemory)/16)
 	defer debug.SetMemoryLimit(old)
 
 	rep := newReporter(stderr)
@@ -178,6 +181,9 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		img, res, err := upscaleOne(ctx, m, &c, jobs[0], rep)
 		rep.clear()
 		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted; %s not written", jobs[0].out)
+			}
 			return err
 		}
 		fmt.Fprintf(stderr, "%s (%dx%d) -> %s (%dx%d, x%d)\n", jobs[0].in, img.W, img.H, jobs[0].out, res.W, res.H, m.Scale())

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -57,6 +56,16 @@ func encodeTo(t *testing.T, path string, enc func(*bytes.Buffer) error) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// fakeICC is a stand-in RGB profile: a header naming the colour space and
+// a short body.
+func fakeICC() []byte {
+	p := make([]byte, 160)
+	copy(p[16:], "RGB ")
+	copy(p[36:], "acsp")
+	copy(p[128:], "grformer upscale test profile")
+	return p
 }
 
 // exifJPEG returns a JPEG of img with an APP1 Exif segment holding the
@@ -135,6 +144,20 @@ func makeInputs(t *testing.T, dir string) []inputKind {
 		}
 		add(k.name, w, h, strings.TrimSuffix(k.name, ".png")+"_x2.png", k.depth, k.ct)
 	}
+	// ICC profiles, in PNG and JPEG.
+	for _, name := range []string{"icc.png", "icc.jpg"} {
+		img := imageio.NewImage(w, h, false, false, 8)
+		for i := range img.Pix {
+			img.Pix[i] = float32(i%29) / 28
+		}
+		img.ICC = fakeICC()
+		if err := imageio.WriteFile(filepath.Join(dir, name), img, imageio.EncodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("icc.png", w, h, "icc_x2.png", 8, 2)
+	add("icc.jpg", w, h, "icc_x2.jpg", 0, 0)
+
 	// RGBA 8-bit and palette PNGs through the standard library.
 	nrgba := image.NewNRGBA(image.Rect(0, 0, w, h))
 	pattern(w, h, func(x, y int, r, g, b, a float64) {
@@ -227,6 +250,12 @@ func TestUpscaleInputKinds(t *testing.T) {
 			}
 			if got.W != 2*k.w || got.H != 2*k.h {
 				t.Fatalf("output %dx%d, want %dx%d", got.W, got.H, 2*k.w, 2*k.h)
+			}
+			if strings.HasPrefix(k.file, "icc") && len(src.ICC) == 0 {
+				t.Error("the input has no ICC profile")
+			}
+			if !bytes.Equal(got.ICC, src.ICC) {
+				t.Errorf("ICC profile of %d bytes, the input had %d", len(got.ICC), len(src.ICC))
 			}
 			if k.depth == 0 { // JPEG output: format, size and gray-ness kept
 				if got.Format != "jpeg" || got.Gray != src.Gray {
@@ -690,8 +719,6 @@ func TestUpscaleHelp(t *testing.T) {
 			t.Errorf("-h does not explain -%s", f)
 		}
 	}
-	var fs flag.FlagSet
-	_ = fs
 	for _, s := range []string{"Example:", "grformer upscale -weights", "-o OUTDIR", "Ctrl-C", "WebP"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("-h does not mention %q", s)
