@@ -28,6 +28,9 @@
 // (column -1); R10 steps from the last block of a group to the next group; CX counts groups;
 // R12 holds the column skips of the current group (4 left, 8 right). The current weight and
 // bias pointers and the block count live in the frame (wcur, bcur, nleft).
+//
+// Prefetch: every pixel of a block issues PREFETCHT0 prefetchDist bytes ahead in row y+1 and
+// in dst, the two streams that come from memory when the image does not fit in cache.
 package main
 
 import (
@@ -42,6 +45,10 @@ const (
 	max512 = 12
 	max256 = 5
 )
+
+// prefetchDist is how far ahead (bytes) the kernels prefetch row y+1 and dst: without it,
+// images streamed from memory ran 20-40% slower (192x320x120 on the 2-core Zen 5 of doc.go).
+const prefetchDist = 8192
 
 var out bytes.Buffer
 
@@ -330,6 +337,11 @@ func block(s isa, n int, masked bool) {
 			if k == 0 {
 				p("left%s:", lbl)
 			}
+			// Row y+1 is the one read for the first time (rows y-1 and y were rows of the
+			// previous output row): prefetch it ahead, one line per pixel and block.
+			if ky == 2 && k >= 1 && k <= n {
+				p("\tPREFETCHT0 %d%s", prefetchDist, col(r.base, k))
+			}
 		}
 		p("rowd%s:", lbl)
 	}
@@ -338,6 +350,7 @@ func block(s isa, n int, masked bool) {
 	}
 	for j := 0; j < n; j++ {
 		s.st(masked, s.acc(j), col("DI", j))
+		p("\tPREFETCHT0 %d%s", prefetchDist, col("DI", j))
 	}
 	for _, r := range []string{"DI", "R8", "SI", "R9"} {
 		p("\tADDQ $%d, %s", s.vbytes, r)

@@ -75,7 +75,21 @@ var (
 // of r < 8 channels.
 var avx2Mask = [16]int32{-1, -1, -1, -1, -1, -1, -1, -1}
 
+// streamBytes is the size of a call (bytes of dst written plus src read, about 8·c·w·rows)
+// above which the AVX-512 implementation runs the AVX2 kernels. Such a call streams its rows
+// from memory rather than from the caches, and there the 256-bit kernels (AVX2, and the same
+// with EVEX ymm registers) were 1.3-1.7x faster than the 512-bit ones on the Zen 5 of doc.go,
+// for every group size and prefetch distance tried; from the caches the 512-bit ones are
+// faster. The crossover was about 24 MiB per call with one goroutine and about 10 MiB per call
+// with two concurrent ones (the model's way, sharing L3). A variable so that tests can force
+// either path.
+var streamBytes = 12 << 20
+
 func run512(dst, src []float32, h, w, c int, wp, bias []float32, y0, y1 int, acc bool) {
+	if 8*c*w*(y1-y0) > streamBytes && hasAVX2 {
+		run256(dst, src, h, w, c, wp, bias, y0, y1, acc)
+		return
+	}
 	nfull, tail := c/16, 0
 	if r := c % 16; r != 0 {
 		tail = 1<<r - 1

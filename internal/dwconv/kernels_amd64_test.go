@@ -49,3 +49,46 @@ func BenchmarkGroupSizes(b *testing.B) {
 		}
 	}
 }
+
+// TestStreamPath runs the AVX-512 implementation with every call above and below
+// streamBytes.
+func TestStreamPath(t *testing.T) {
+	if !hasAVX512 {
+		t.Skip("no AVX-512")
+	}
+	defer func(v int) { streamBytes = v }(streamBytes)
+	prev, _ := SetImpl("avx512")
+	defer SetImpl(prev)
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sb := range []int{0, 1 << 40} {
+		streamBytes = sb
+		for _, tc := range cases()[:400] {
+			tc.run(t, rng)
+		}
+	}
+}
+
+// BenchmarkStream compares the 512-bit and the 256-bit kernels (one goroutine, 120 channels)
+// from images that fit in L2 or L3 to ones that stream from memory: the measurements behind
+// streamBytes.
+func BenchmarkStream(b *testing.B) {
+	if !hasAVX512 {
+		b.Skip("no AVX-512")
+	}
+	defer func(v int) { streamBytes = v }(streamBytes)
+	for _, sz := range [][2]int{{32, 64}, {64, 64}, {96, 160}, {112, 200}, {128, 240}, {192, 320}} {
+		for _, k := range []struct {
+			name string
+			sb   int
+		}{{"zmm", 1 << 40}, {"ymm", 0}} {
+			b.Run(fmt.Sprintf("%dx%d_%.1fMiB/%s", sz[0], sz[1], float64(8*120*sz[0]*sz[1])/(1<<20), k.name), func(b *testing.B) {
+				streamBytes = k.sb
+				prev, _ := SetImpl("avx512")
+				defer SetImpl(prev)
+				benchOne(b, sz[0], sz[1], 120, false, func(dst, src, wp, bias []float32) {
+					Conv3x3(dst, src, sz[0], sz[1], 120, wp, bias, 0, sz[0], false)
+				})
+			})
+		}
+	}
+}
