@@ -140,19 +140,21 @@ func cases() []tcase {
 }
 
 func TestConv3x3(t *testing.T) {
+	defer func() { guardFront = false }()
 	for _, front := range []bool{false, true} {
 		if front && !guarded {
 			continue
 		}
 		guardFront = front
-		forEachImpl(t, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			for _, tc := range cases() {
-				tc.run(t, rng)
-			}
+		t.Run(fmt.Sprintf("guardFront=%v", front), func(t *testing.T) {
+			forEachImpl(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				for _, tc := range cases() {
+					tc.run(t, rng)
+				}
+			})
 		})
 	}
-	guardFront = false
 }
 
 // TestTiles forces narrow x tiles (every tile boundary inside the row) and wide ones.
