@@ -84,9 +84,7 @@ func (n *Net) backward(target []float32) (float64, error) {
 		}
 	}
 	// f0 feeds both the body and the residual of step 5.
-	for j, v := range dy {
-		dt[j] += v
-	}
+	addInto(dt, dy, th)
 	dxp := n.zbuf("dxp", M*c)
 	n.convFirst.bwd(dxp, dt, a.xp, N, hp, wp, th)
 	// Steps 1-2: the padded pixels' gradients flow back to their mirror
@@ -140,9 +138,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 	geluInto(a.g1, ba.u1, th)
 	geluInto(a.g2, ba.d1, th)
 	dwFwd(a.u2, a.g2, N, hp, wp, hid, b.dw2p, b.dw2B.Data, th)
-	for j, v := range a.g1 {
-		a.u2[j] += v
-	}
+	addInto(a.u2, a.g1, th)
 	// f = fc2(u2).
 	du2 := sc.h1
 	linearBwd(du2, hid, df, C, a.u2, hid, b.fc2.w.Data, b.fc2.w.Grad, b.fc2.b.Grad, M, hid, C, false, th)
@@ -160,9 +156,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 	t1 := sc.c3
 	lnRecompute(t1, ba.a, M, C, b.norm1W.Data, b.norm1B.Data, ba.ln1m, ba.ln1r, th)
 	scaleRows(t1, t1, ba.m1, P, C, th)
-	for j, v := range ba.tin {
-		t1[j] += v
-	}
+	addInto(t1, ba.tin, th)
 	linearBwd(dt, C, du2, hid, t1, C, b.fc1.w.Data, b.fc1.w.Grad, b.fc1.b.Grad, M, C, hid, true, th)
 
 	// t1 = tin + m1*norm1(a): dtin = dt1, da = norm1^T(m1*dt1).
@@ -211,9 +205,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 		dy     []float32
 		l1, l2 lin
 	}{{sc.dq, b.q1, b.q2}, {sc.dk, b.k1, b.k2}, {sc.dv, b.v1, b.v2}} {
-		for j, v := range q.dy {
-			dt[j] += v
-		}
+		addInto(dt, q.dy, th)
 		linearBwd(dt, C, q.dy, C, ba.tin, C, q.l1.w.Data, q.l1.w.Grad, q.l1.b.Grad, M, half, half, true, th)
 		linearBwd(dt[half:], C, q.dy[half:], C, ba.tin[half:], C, q.l2.w.Data, q.l2.w.Grad, q.l2.b.Grad, M, half, half, true, th)
 	}

@@ -343,3 +343,13 @@ func geluGrad(x float32) float32 {
 	f := float64(x)
 	return float32(0.5*(1+math.Erf(f/math.Sqrt2)) + f*math.Exp(-0.5*f*f)/math.Sqrt(2*math.Pi))
 }
+
+// addInto does dst += src, split over the goroutines.
+func addInto(dst, src []float32, th int) {
+	parallelFor(len(dst), th, func(_, lo, hi int) {
+		d := dst[lo:hi]
+		for j, v := range src[lo:hi] {
+			d[j] += v
+		}
+	})
+}

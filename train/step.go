@@ -150,18 +150,14 @@ func (n *Net) forward(x []float32, N, H, W int, dropRate float64, dropSeed uint6
 		copy(a.gout[g], t)
 		tmp := a.t1
 		n.groups[g].conv.fwd(tmp, t, N, hp, wp, th)
-		for j := range t {
-			t[j] += tmp[j]
-		}
+		addInto(t, tmp, th)
 	}
 	copy(a.tbody, t)
 	lnFwd(a.tn, t, M, C, n.normW.Data, n.normB.Data, a.nm, a.nr, th)
 
 	// Step 5: y = conv_after_body(norm) + f0.
 	n.convAfter.fwd(a.y, a.tn, N, hp, wp, th)
-	for j := range a.y {
-		a.y[j] += f0[j]
-	}
+	addInto(a.y, f0, th)
 	// Steps 6-7: upsample conv, pixel shuffle, denormalise, crop.
 	cs := c * s * s
 	up := n.buf("up", M*cs)
@@ -275,9 +271,7 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 	dwFwd(ba.d1, a.g1, N, hp, wp, hid, b.dw1p, b.dw1B.Data, th)
 	geluInto(a.g2, ba.d1, th)
 	dwFwd(a.u2, a.g2, N, hp, wp, hid, b.dw2p, b.dw2B.Data, th)
-	for j, v := range a.g1 {
-		a.u2[j] += v
-	}
+	addInto(a.u2, a.g1, th)
 	linearFwd(ba.f, C, a.u2, hid, b.fc2.w.Data, b.fc2.b.Data, M, hid, C, false, th)
 	lnFwd(ln, ba.f, M, C, b.norm2W.Data, b.norm2B.Data, ba.ln2m, ba.ln2r, th)
 	addRowsScaled(t, ln, ba.m2, P, C, th)
