@@ -86,7 +86,11 @@ type Options struct {
 	// every output pixel they contribute to: neighbouring tiles overlap by
 	// at least 2.5 times it, and are blended over the middle fifth of that.
 	// 0 means DefaultTileOverlap (32), a negative value none (tiles abut,
-	// seams show). A tile must exceed the overlap by the pad multiple.
+	// seams show). A positive value below the model's pad multiple (its
+	// larger window side, 32 for the light models) is raised to it: with
+	// less context than one window a tile's attention sees too little of
+	// its neighbourhood (an overlap of 16 on the light model gave 2.5/255).
+	// A tile must exceed the overlap by the pad multiple.
 	TileOverlap int
 
 	// MaxMemory is the memory budget in bytes, 0 meaning DefaultMaxMemory

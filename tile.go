@@ -241,6 +241,9 @@ func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64
 	cfg := m.net.Cfg
 	p := cfg.PadMultiple()
 	hp, wp := cfg.PaddedSize(h, w)
+	if r.overlap > 0 && r.overlap < p {
+		r.overlap = p // at least one window of context (Options.TileOverlap)
+	}
 	minTile := roundUp(minOverlap(r.overlap)+p, p)
 	e := &engine{m: m, ctx: ctx, threads: r.threads, overlap: r.overlap, tta: r.tta, progress: progress}
 	if r.tile > 0 {

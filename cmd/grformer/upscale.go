@@ -105,7 +105,7 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&c.scale, "scale", 0, "expected model `scale`; an error if the weights have another (0: the weights' scale)")
 	fs.Float64Var(&c.outscale, "outscale", 0, "final size `factor` relative to the input (e.g. 1.5 or 3), when it differs from the model's\nscale: the model's output is resized by MATLAB's bicubic with antialiasing (imresize), in float64,\nalpha premultiplied; the size is round(factor*input) (0: the model's scale, no resize)")
 	fs.IntVar(&c.opt.Tile, "tile", 0, "tile side in input `pixels`, rounded up to a multiple of the model's window (0: chosen from -max-memory,\nthe whole image when it fits); 128 or more, with the default overlap, stays within 1/255 of untiled")
-	overlap := fs.Int("tile-overlap", grformer.DefaultTileOverlap, "context in input `pixels` that each tile has beyond the part it contributes (0: none, seams show)")
+	overlap := fs.Int("tile-overlap", grformer.DefaultTileOverlap, "context in input `pixels` that each tile has beyond the part it contributes (at least the model's window side, 32 for the light models; 0: none, seams show)")
 	fs.Var(&c.maxMemory, "max-memory", "memory `budget`, e.g. 2GiB, 512MiB, 1.5GB: sets the tile size and the Go memory limit; an image whose\nresult does not fit fails before the model runs")
 	fs.BoolVar(&c.opt.TTA, "tta", false, "self-ensemble: average the 8 flips/rotations (8x the time, a little sharper)")
 	fs.StringVar(&c.opt.Alpha, "alpha", grformer.AlphaModel, "how alpha is upscaled: `model` (as a gray image, sharp) or bicubic (MATLAB's, cheaper)")
