@@ -123,7 +123,7 @@ func TestProgress(t *testing.T) {
 		total int
 	}{
 		{"whole", base, Options{}, 1},
-		{"tiles", base, Options{Tile: 24, TileOverlap: 2}, 4}, // 32x40 padded: 2 rows x 2 cols
+		{"tiles", base, Options{Tile: 32, TileOverlap: 2}, 2}, // 32x40 padded, overlap raised to 8: 1 row x 2 cols
 		{"tta", base, Options{TTA: true}, 8},
 		{"alpha model", &alpha, Options{}, 2},
 		{"alpha bicubic", &alpha, Options{Alpha: AlphaBicubic}, 1},
