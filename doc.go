@@ -3,17 +3,24 @@
 // ACM MM 2024), in pure Go.
 //
 //	m, err := grformer.Load("GRFormer_x4.safetensors") // or a BasicSR .pth
-//	out, err := m.UpscalePlanar(ctx, pix, h, w, grformer.Options{})
+//	out, err := m.Upscale(ctx, img, grformer.Options{}) // image.Image in and out
+//
+// Options choose tiles (by default from a memory budget, so any image size
+// works), the self-ensemble (TTA), how alpha is upscaled, the number of
+// goroutines and a progress callback; a cancelled ctx stops the work.
+// UpscaleImage keeps what imageio decoded (16 bits, gray, alpha, ICC);
+// UpscalePlanar takes float planes.
 //
 // # Map of the module
 //
-//	grformer (this package)  the library API: Load, Model, Upscale
+//	grformer (this package)  the library API: Load, Model, Upscale, tiles, TTA, Resize
 //	model                    the network, exact to the reference, by PyTorch key
 //	kernels                  numeric building blocks on float32 slices
 //	checkpoint               .pth (safe pickle subset) and safetensors I/O
 //	imageio                  image files to float planes and back, safely
 //	resize, metrics, eval    MATLAB-exact bicubic, PSNR/SSIM, benchmark runs
-//	cmd/grformer             the command: upscale, info, eval
+//	train, trainer           gradients of every layer; the training loop
+//	cmd/grformer             the command: upscale, eval, info, bench, train, export
 //
 // Dependencies point one way: kernels <- model <- grformer <- cmd. The
 // checkpoint, image and metrics packages depend on nothing of the model.

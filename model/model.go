@@ -374,6 +374,10 @@ type geometry struct {
 
 type geoKey struct{ hp, wp, wh, ww, sh, sw int }
 
+// maxGeometries bounds the geometry cache: a few sizes (tiles, one image)
+// times the block orientations, without growing with every new image size.
+const maxGeometries = 32
+
 func (m *Model) geometry(hp, wp int, b *block) *geometry {
 	k := geoKey{hp, wp, b.wh, b.ww, b.sh, b.sw}
 	m.mu.Lock()
@@ -384,6 +388,9 @@ func (m *Model) geometry(hp, wp int, b *block) *geometry {
 	g := &geometry{index: WindowIndex(hp, wp, b.wh, b.ww, b.sh, b.sw)}
 	if b.sh != 0 || b.sw != 0 {
 		g.labels = ShiftLabels(hp, wp, b.wh, b.ww, b.sh, b.sw)
+	}
+	if len(m.geos) >= maxGeometries {
+		clear(m.geos) // many image sizes (a folder of photos): start over
 	}
 	m.geos[k] = g
 	return g
