@@ -1,6 +1,6 @@
 package vmath
 
-//go:generate go run asmgen.go
+//go:generate go run asmgen.go asmgen_grad.go
 
 import (
 	"fmt"
