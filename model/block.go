@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
@@ -105,7 +104,7 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 			if trace != nil {
 				copy(ws.att[w*n*C:], sc.a)
 			}
-			kernels.LayerNorm(sc.a, sc.a, n, C, b.norm1W, b.norm1B, LayerNormEps)
+			vmath.LayerNormRows(sc.a, sc.a, n, C, b.norm1W, b.norm1B, LayerNormEps, nil, nil)
 			for j, p := range ix {
 				dst := t[int(p)*C : int(p+1)*C]
 				for c, v := range sc.a[j*C : (j+1)*C] {
@@ -136,11 +135,7 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 		for r := lo; r < hi; r += kernels.ColRows {
 			k := min(kernels.ColRows, hi-r)
 			b.fc2.Apply(f, C, ws.u[r*hid:], hid, k, false)
-			kernels.LayerNorm(f[:k*C], f[:k*C], k, C, b.norm2W, b.norm2B, LayerNormEps)
-			dst := t[r*C : (r+k)*C]
-			for j, v := range f[:k*C] {
-				dst[j] += v
-			}
+			vmath.LayerNormAddRows(t[r*C:(r+k)*C], f[:k*C], k, C, b.norm2W, b.norm2B, LayerNormEps, 1)
 		}
 	})
 }
@@ -172,8 +167,8 @@ func grsa(out, x []float32, b *block, C int, labels []int32, sc *threadScratch) 
 
 	// Steps 3-8 per head: channels [hd*d, (hd+1)*d) of q, k, v.
 	d := C / b.heads
-	l2normHeads(Q, n, ld, C, d)
-	l2normHeads(K, n, ld, C, d)
+	vmath.L2NormalizeHeads(Q, ld, n, C, d, nil)
+	vmath.L2NormalizeHeads(K, ld, n, C, d, nil)
 	lg := sc.logits[:n*n]
 	for hd := range b.heads {
 		q, k, v := Q[hd*d:], K[hd*d:], V[hd*d:]
@@ -193,23 +188,4 @@ func grsa(out, x []float32, b *block, C int, labels []int32, sc *threadScratch) 
 	}
 	b.p1.Apply(out, C, sc.o, C, n, false)
 	b.p2.Apply(out[half:], C, sc.o[half:], C, n, false)
-}
-
-// l2normHeads normalises every d-wide head slice of the first C columns of
-// the n rows of x (row stride ld) to unit L2 norm (max(||.||, 1e-12), GRSA
-// step 4).
-func l2normHeads(x []float32, n, ld, C, d int) {
-	for r := 0; r < n*ld; r += ld {
-		for h := r; h < r+C; h += d {
-			s := x[h : h+d]
-			var ss float32
-			for _, v := range s {
-				ss += v * v
-			}
-			inv := float32(1 / math.Max(math.Sqrt(float64(ss)), 1e-12))
-			for j := range s {
-				s[j] *= inv
-			}
-		}
-	}
 }

@@ -68,7 +68,7 @@ func (c Config) Bias() string {
 }
 
 // LayerNormEps is the epsilon of every LayerNorm in the model.
-const LayerNormEps = 1e-5
+const LayerNormEps float32 = 1e-5
 
 // DIV2KMean is the RGB mean subtracted from inputs (spec, "Configuration").
 var DIV2KMean = [3]float32{0.4488, 0.4371, 0.4040}

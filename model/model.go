@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/grformer/grformer/checkpoint"
+	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
 
@@ -285,7 +286,7 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) error {
 		}
 	}
 	parallelFor(P, th, func(_, lo, hi int) {
-		kernels.LayerNorm(t[lo*C:hi*C], t[lo*C:hi*C], hi-lo, C, m.normW, m.normB, LayerNormEps)
+		vmath.LayerNormRows(t[lo*C:hi*C], t[lo*C:hi*C], hi-lo, C, m.normW, m.normB, LayerNormEps, nil, nil)
 	})
 	if trace != nil {
 		trace("03_norm_out_BLC", "HWC", t, hp, wp, C)

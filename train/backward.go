@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/vmath"
 )
 
 // windowChunk is how many windows share one partial sum of the position-bias
@@ -247,19 +248,10 @@ func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *b
 					gemm.TN(b.n, d, b.n, ws.s, b.n, ws.do[h*d:], C, ws.dv[h*d:], C, false)
 					gemm.NT(b.n, b.n, d, ws.do[h*d:], C, ws.v[h*d:], C, ws.dp, b.n, false)
 					// dS = P (dP - D), D_i = dO_i . O_i over the head.
-					for i := range b.n {
-						var D float32
-						for c := h * d; c < (h+1)*d; c++ {
-							D += ws.do[i*C+c] * ws.o[i*C+c]
-						}
-						pr, dpr := ws.s[i*b.n:(i+1)*b.n], ws.dp[i*b.n:(i+1)*b.n]
-						dbr := db[h*nn+i*b.n : h*nn+(i+1)*b.n]
-						for j, p := range pr {
-							ds := p * (dpr[j] - D)
-							dpr[j] = ds
-							dbr[j] += ds
-						}
-					}
+					// dS = P (dP - D), D_i = dO_i . O_i over the head; dS is
+					// also the position bias's gradient (summed over windows).
+					vmath.RowDots(ws.D, ws.do[h*d:], ws.o[h*d:], C, C, b.n, d)
+					vmath.SoftmaxBackwardAccRows(ws.dp, ws.s, ws.dp, b.n, b.n, b.n, ws.D, db[h*nn:(h+1)*nn], b.n)
 					// dS kn and dS^T qn; dscale = sum dS.(qn kn^T) = sum_i qn_i.(dS kn)_i.
 					gemm.NN(b.n, d, b.n, ws.dp, b.n, ws.kn[h*d:], C, ws.dq[h*d:], C, false)
 					gemm.TN(b.n, d, b.n, ws.dp, b.n, ws.qn[h*d:], C, ws.dk[h*d:], C, false)
@@ -345,9 +337,7 @@ func lnRecompute(dst, src []float32, m, c int, g, b, mean, rstd []float32, th in
 // mulGeluGrad does dx *= GELU'(x).
 func mulGeluGrad(dx, x []float32, th int) {
 	parallelFor(len(dx), th, func(_, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			dx[j] *= geluGrad(x[j])
-		}
+		vmath.GELUBackward(dx[lo:hi], x[lo:hi])
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
 
@@ -49,19 +50,23 @@ func linearBwd(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx 
 		})
 	}
 	parallelFor(out, th, func(_, lo, hi int) {
-		// dW[lo:hi, :] += dy[:, lo:hi]^T x
-		gemm.Gemm(true, false, hi-lo, in, m, dy[lo:], lddy, x, ldx, dw[lo*in:], in, nil, true)
+		// dW[lo:hi, :] += dy[:, lo:hi]^T x, in chunks of kChunk rows so that
+		// each chunk of x stays in cache across the micro-kernel's row
+		// blocks (one product over all m rows streams x from memory once
+		// per row block). Chunks are added in order: the result does not
+		// depend on the number of goroutines.
+		for r0 := 0; r0 < m; r0 += kChunk {
+			r := min(kChunk, m-r0)
+			gemm.Gemm(true, false, hi-lo, in, r, dy[r0*lddy+lo:], lddy, x[r0*ldx:], ldx, dw[lo*in:], in, nil, true)
+		}
 		if db != nil {
-			for o := lo; o < hi; o++ {
-				var s float32
-				for r := range m {
-					s += dy[r*lddy+o]
-				}
-				db[o] += s
-			}
+			vmath.ColSums(db[lo:hi], dy[lo:], lddy, m, hi-lo)
 		}
 	})
 }
+
+// kChunk is the row chunk of the weight-gradient GEMMs.
+const kChunk = 512
 
 // im2col fills col [rows, 9*cin] for output pixels p0..p0+rows of an h x w
 // image src [h*w, cin] (zero padding 1).
@@ -265,71 +270,20 @@ func dwBwd(dsrc, ddst, src []float32, n, h, w, ch int, wp, dw, db []float32, th 
 // lnFwd is LayerNorm over c channels of m rows, saving mean and 1/std.
 func lnFwd(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
 	parallelFor(m, th, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x := src[i*c : (i+1)*c]
-			var mu float64
-			for _, v := range x {
-				mu += float64(v)
-			}
-			mu /= float64(c)
-			var vr float64
-			for _, v := range x {
-				d := float64(v) - mu
-				vr += d * d
-			}
-			vr /= float64(c)
-			rs := 1 / math.Sqrt(vr+1e-5)
-			mean[i], rstd[i] = float32(mu), float32(rs)
-			d := dst[i*c : (i+1)*c]
-			for j, v := range x {
-				d[j] = float32((float64(v)-mu)*rs)*g[j] + b[j]
-			}
-		}
+		vmath.LayerNormRows(dst[lo*c:hi*c], src[lo*c:hi*c], hi-lo, c, g, b, 1e-5, mean[lo:hi], rstd[lo:hi])
 	})
 }
 
-// lnBwd: dsrc (+)= LayerNorm backward of dy; dg, db accumulate. When scale
-// is not nil, dy of row i is multiplied by scale[i/rowsPerScale] first
-// (drop path). The parameter gradients are reduced per channel over rows in
-// a fixed order.
+// lnBwd: dsrc (+)= LayerNorm backward of dy; dg, db accumulate. The
+// parameter gradients are reduced per channel over all rows in a fixed
+// order (columns split over the goroutines), so they do not depend on the
+// number of goroutines.
 func lnBwd(dsrc, dy, src []float32, m, c int, g, mean, rstd, dg, db []float32, acc bool, th int) {
 	parallelFor(m, th, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x := src[i*c : (i+1)*c]
-			gy := dy[i*c : (i+1)*c]
-			mu, rs := float64(mean[i]), float64(rstd[i])
-			var s1, s2 float64
-			for j, v := range gy {
-				xh := (float64(x[j]) - mu) * rs
-				d := float64(v) * float64(g[j])
-				s1 += d
-				s2 += d * xh
-			}
-			s1 /= float64(c)
-			s2 /= float64(c)
-			d := dsrc[i*c : (i+1)*c]
-			for j, v := range gy {
-				xh := (float64(x[j]) - mu) * rs
-				r := float32(rs * (float64(v)*float64(g[j]) - s1 - xh*s2))
-				if acc {
-					d[j] += r
-				} else {
-					d[j] = r
-				}
-			}
-		}
+		vmath.LayerNormBackwardRows(dsrc[lo*c:hi*c], dy[lo*c:hi*c], src[lo*c:hi*c], hi-lo, c, g, mean[lo:hi], rstd[lo:hi], acc)
 	})
 	parallelFor(c, th, func(_, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			var sg, sb float64
-			for i := range m {
-				v := float64(dy[i*c+j])
-				sg += v * (float64(src[i*c+j]) - float64(mean[i])) * float64(rstd[i])
-				sb += v
-			}
-			dg[j] += float32(sg)
-			db[j] += float32(sb)
-		}
+		vmath.LayerNormParamGradCols(dg[lo:hi], db[lo:hi], dy[lo:], src[lo:], c, m, hi-lo, mean, rstd)
 	})
 }
 

@@ -3,7 +3,6 @@ package train
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 
 	"github.com/grformer/grformer/internal/gemm"
@@ -221,12 +220,8 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 	// Step 4: normalise q and k per head, keeping the norms.
 	d := C / b.heads
 	parallelFor(M, th, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			for h := range b.heads {
-				ba.qnorm[r*b.heads+h] = normalize(ba.qn[r*C+h*d : r*C+(h+1)*d])
-				ba.knorm[r*b.heads+h] = normalize(ba.kn[r*C+h*d : r*C+(h+1)*d])
-			}
-		}
+		vmath.L2NormalizeHeads(ba.qn[lo*C:hi*C], C, hi-lo, C, d, ba.qnorm[lo*b.heads:hi*b.heads])
+		vmath.L2NormalizeHeads(ba.kn[lo*C:hi*C], C, hi-lo, C, d, ba.knorm[lo*b.heads:hi*b.heads])
 	})
 
 	// Steps 5-8 per window and head.
@@ -300,31 +295,17 @@ func geluInto(dst, src []float32, th int) {
 	})
 }
 
-// normalize scales x to unit L2 norm (max(||x||, 1e-12)) and returns the
-// norm.
-func normalize(x []float32) float32 {
-	var ss float32
-	for _, v := range x {
-		ss += v * v
-	}
-	nrm := float32(math.Sqrt(float64(ss)))
-	inv := 1 / max(nrm, 1e-12)
-	for j := range x {
-		x[j] *= inv
-	}
-	return nrm
-}
-
 // winScratch holds one window's gathered rows and per-head products.
 type winScratch struct {
 	qn, kn, v, o, do []float32 // [n*C]
 	dq, dk, dv       []float32 // [n*C]
 	s, dp            []float32 // [n*n]
+	D                []float32 // [n]
 }
 
 func newWinScratch(n, C int) *winScratch {
 	return &winScratch{qn: f32(n * C), kn: f32(n * C), v: f32(n * C), o: f32(n * C), do: f32(n * C),
-		dq: f32(n * C), dk: f32(n * C), dv: f32(n * C), s: f32(n * n), dp: f32(n * n)}
+		dq: f32(n * C), dk: f32(n * C), dv: f32(n * C), s: f32(n * n), dp: f32(n * n), D: f32(n)}
 }
 
 // gather copies the window's rows (token index base+ix[i]) of the given
