@@ -236,36 +236,37 @@ func dwBwd(dsrc, ddst, src []float32, n, h, w, ch int, wp, dw, db []float32, th 
 			dwconv.Conv3x3(dsrc[img*P*ch:(img+1)*P*ch], ddst[img*P*ch:(img+1)*P*ch], h, w, ch, flip, nil, y, y+1, true)
 		}
 	})
-	parallelFor(ch, th, func(_, lo, hi int) {
-		acc := make([]float64, 10*(hi-lo))
-		for img := range n {
-			for y := range h {
-				for x := range w {
-					g := ddst[(img*P+y*w+x)*ch:]
-					for t := range 9 {
-						yy, xx := y+t/3-1, x+t%3-1
-						if yy < 0 || yy >= h || xx < 0 || xx >= w {
-							continue
-						}
-						s := src[(img*P+yy*w+xx)*ch:]
-						for c := lo; c < hi; c++ {
-							acc[(c-lo)*10+t] += float64(g[c] * s[c])
-						}
-					}
-					for c := lo; c < hi; c++ {
-						acc[(c-lo)*10+9] += float64(g[c])
-					}
-				}
-			}
-		}
-		for c := lo; c < hi; c++ {
-			for t := range 9 {
-				dw[c*9+t] += float32(acc[(c-lo)*10+t])
-			}
-			db[c] += float32(acc[(c-lo)*10+9])
+	// Weight and bias gradients: partial sums over fixed chunks of rows
+	// (on the assembly kernel), added in chunk order, so the result does
+	// not depend on the number of goroutines.
+	chunks := n * ((h + dwRows - 1) / dwRows)
+	perImg := chunks / n
+	part := make([]float32, chunks*10*ch)
+	parallelFor(chunks, th, func(_, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			img, y0 := k/perImg, (k%perImg)*dwRows
+			pw := part[k*10*ch : k*10*ch+9*ch]
+			pb := part[k*10*ch+9*ch : (k+1)*10*ch]
+			dwconv.WeightGrad(pw, pb, ddst[img*P*ch:(img+1)*P*ch], src[img*P*ch:(img+1)*P*ch], h, w, ch, y0, min(y0+dwRows, h))
 		}
 	})
+	sumW := make([]float32, 10*ch)
+	for k := range chunks {
+		for j, v := range part[k*10*ch : (k+1)*10*ch] {
+			sumW[j] += v
+		}
+	}
+	// [9][ch] tap-major to PyTorch [ch][1][3][3].
+	for c := range ch {
+		for t := range 9 {
+			dw[c*9+t] += sumW[t*ch+c]
+		}
+		db[c] += sumW[9*ch+c]
+	}
 }
+
+// dwRows is the row chunk of the depthwise weight gradient's partial sums.
+const dwRows = 8
 
 // lnFwd is LayerNorm over c channels of m rows, saving mean and 1/std.
 func lnFwd(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
