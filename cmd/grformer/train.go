@@ -224,6 +224,11 @@ func newRunNet(cfg *trainer.RunConfig, threads int, stderr io.Writer) (trainer.T
 	if err != nil {
 		return nil, err
 	}
+	if p := mcfg.PadMultiple(); cfg.Patch%p != 0 {
+		hp, _ := mcfg.PaddedSize(cfg.Patch, cfg.Patch)
+		fmt.Fprintf(stderr, "train: warning: -patch %d is not a multiple of the window side %d: every patch is padded to %d and %.0f%% of the work is padding\n",
+			cfg.Patch, p, hp, 100*(1-float64(cfg.Patch*cfg.Patch)/float64(hp*hp)))
+	}
 	var init checkpoint.StateDict
 	if cfg.Init != "" {
 		if init, err = checkpoint.Load(cfg.Init); err != nil {
