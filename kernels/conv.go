@@ -15,32 +15,43 @@ func PackConv3x3(w []float32, cout, cin int) []float32 {
 	return p
 }
 
-// Conv3x3 is a dense 3x3 convolution with zero padding 1 and stride 1:
-// src is [h, w, cin] (tokens x channels), dst is [h, w, cout], wp is the
-// packed weight from PackConv3x3, bias has cout values (may be nil).
-// col is scratch of at least 9*cin values. Only output rows [y0, y1) are
-// computed (so that callers can split the work), reading the whole of src.
-func Conv3x3(dst, src []float32, h, w, cin, cout int, wp, bias, col []float32, y0, y1 int) {
-	col = col[:9*cin]
-	for y := y0; y < y1; y++ {
-		for x := 0; x < w; x++ {
-			// im2col row for pixel (y, x): [tap][cin], zeros outside the image.
-			for t := 0; t < 9; t++ {
-				yy, xx := y+t/3-1, x+t%3-1
-				c := col[t*cin : (t+1)*cin]
-				if yy < 0 || yy >= h || xx < 0 || xx >= w {
-					clear(c)
-					continue
-				}
-				copy(c, src[(yy*w+xx)*cin:])
+// Im2Col fills col [rows, 9*cin] with the 3x3 neighbourhoods (zero padding
+// 1) of output pixels p0 .. p0+rows-1 of an h x w image src [h*w, cin]: row
+// i holds [tap][cin] for pixel p0+i, tap = ky*3+kx.
+func Im2Col(col, src []float32, h, w, cin, p0, rows int) {
+	k := 9 * cin
+	for i := range rows {
+		p := p0 + i
+		y, x := p/w, p%w
+		row := col[i*k : (i+1)*k]
+		for t := range 9 {
+			yy, xx := y+t/3-1, x+t%3-1
+			seg := row[t*cin : (t+1)*cin]
+			if yy < 0 || yy >= h || xx < 0 || xx >= w {
+				clear(seg)
+				continue
 			}
-			Linear(dst[(y*w+x)*cout:], cout, col, 9*cin, wp, bias, 1, 9*cin, cout)
+			copy(seg, src[(yy*w+xx)*cin:])
 		}
 	}
 }
 
+// Conv3x3 is a dense 3x3 convolution with zero padding 1 and stride 1, the
+// plain reference of Conv3: src is [h, w, cin] (tokens x channels), dst is
+// [h, w, cout], wp is the packed weight from PackConv3x3, bias has cout
+// values (may be nil). col is scratch of at least 9*cin values. Only output
+// rows [y0, y1) are computed (so that callers can split the work), reading
+// the whole of src.
+func Conv3x3(dst, src []float32, h, w, cin, cout int, wp, bias, col []float32, y0, y1 int) {
+	for p := y0 * w; p < y1*w; p++ {
+		Im2Col(col, src, h, w, cin, p, 1)
+		Linear(dst[p*cout:], cout, col, 9*cin, wp, bias, 1, 9*cin, cout)
+	}
+}
+
 // PackDepthwise3x3 repacks a PyTorch depthwise Conv2d weight [c, 1, 3, 3]
-// into [tap][c] (tap = ky*3+kx), so that each tap is a vector over channels.
+// into [tap][c] (tap = ky*3+kx), so that each tap is a vector over channels:
+// the layout of internal/dwconv.
 func PackDepthwise3x3(w []float32, c int) []float32 {
 	p := make([]float32, 9*c)
 	for ch := 0; ch < c; ch++ {
@@ -49,38 +60,4 @@ func PackDepthwise3x3(w []float32, c int) []float32 {
 		}
 	}
 	return p
-}
-
-// DepthwiseConv3x3 is a depthwise (groups = c) 3x3 convolution with zero
-// padding 1: src and dst are [h, w, c], wp is from PackDepthwise3x3, bias
-// has c values (may be nil). dst must not alias src. Only output rows
-// [y0, y1) are computed. With accumulate the result is added to dst.
-func DepthwiseConv3x3(dst, src []float32, h, w, c int, wp, bias []float32, y0, y1 int, accumulate bool) {
-	for y := y0; y < y1; y++ {
-		for x := 0; x < w; x++ {
-			d := dst[(y*w+x)*c : (y*w+x+1)*c]
-			switch {
-			case accumulate && bias != nil:
-				for ch := range d {
-					d[ch] += bias[ch]
-				}
-			case accumulate:
-			case bias != nil:
-				copy(d, bias[:c])
-			default:
-				clear(d)
-			}
-			for t := 0; t < 9; t++ {
-				yy, xx := y+t/3-1, x+t%3-1
-				if yy < 0 || yy >= h || xx < 0 || xx >= w {
-					continue
-				}
-				s := src[(yy*w+xx)*c : (yy*w+xx+1)*c]
-				wt := wp[t*c : (t+1)*c]
-				for ch := range d {
-					d[ch] += wt[ch] * s[ch]
-				}
-			}
-		}
-	}
 }

@@ -51,23 +51,11 @@ func (c *Conv3) ColSize() int { return ColRows * 9 * c.Cin }
 // src [h, w, cin]. col is scratch of ColSize() values. It does not allocate.
 // Conv3x3 is the plain reference it is tested against.
 func (c *Conv3) Apply(dst, src []float32, h, w int, col []float32, y0, y1 int) {
-	cin, k := c.Cin, 9*c.Cin
+	k := 9 * c.Cin
 	p0, p1 := y0*w, y1*w
 	for p := p0; p < p1; p += ColRows {
 		q := min(p+ColRows, p1)
-		for i := p; i < q; i++ {
-			y, x := i/w, i%w
-			row := col[(i-p)*k : (i-p+1)*k]
-			for t := range 9 {
-				yy, xx := y+t/3-1, x+t%3-1
-				seg := row[t*cin : (t+1)*cin]
-				if yy < 0 || yy >= h || xx < 0 || xx >= w {
-					clear(seg)
-					continue
-				}
-				copy(seg, src[(yy*w+xx)*cin:])
-			}
-		}
+		Im2Col(col, src, h, w, c.Cin, p, q-p)
 		c.w.Mul(q-p, col, k, dst[p*c.Cout:], c.Cout, c.bias, false)
 	}
 }

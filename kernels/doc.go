@@ -12,10 +12,22 @@
 //
 // # Map
 //
-//	linear.go     Linear (y = x W^T + b, strided), MatMulNT / MatMulNN
-//	conv.go       Conv3x3 (dense, zero padding 1), DepthwiseConv3x3, weight packing
-//	norm.go       LayerNorm, L2Normalize, Softmax, GELU (exact erf form)
-//	layout.go     ReflectPad, Roll, WindowPartition, WindowReverse, PixelShuffle
+//	linear.go     Linear (y = x W^T + b, strided): the plain reference
+//	dense.go      Dense and Conv3: Linear and 3x3 convolution with packed
+//	              weights on the GEMM micro-kernels (internal/gemm)
+//	conv.go       Im2Col, Conv3x3 (the plain reference of Conv3), weight packing
+//	layout.go     ReflectIndex/ReflectPadCHW, Roll, WindowPartition,
+//	              WindowReverse, PixelShuffle (references of the index maps
+//	              the model uses)
+//	impl.go       SetGeneric / Impl: the assembly or the portable Go kernels
+//
+// The fast kernels themselves live in internal packages, each with a plain
+// reference version beside it and tests of every implementation against it:
+//
+//	internal/gemm     matrix products (AVX-512 12x32 and AVX2 tiles)
+//	internal/vmath    softmax, exp, GELU and GELU', LayerNorm forward and
+//	                  backward, head L2 norms, column sums
+//	internal/dwconv   depthwise 3x3 convolution and its weight gradient
 //
 // Destination first; the caller owns every buffer. Functions panic only on
 // programming errors (slices too short), never on data.

@@ -68,26 +68,6 @@ func linearBwd(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx 
 // kChunk is the row chunk of the weight-gradient GEMMs.
 const kChunk = 512
 
-// im2col fills col [rows, 9*cin] for output pixels p0..p0+rows of an h x w
-// image src [h*w, cin] (zero padding 1).
-func im2col(col, src []float32, h, w, cin, p0, rows int) {
-	k := 9 * cin
-	for i := range rows {
-		p := p0 + i
-		y, x := p/w, p%w
-		row := col[i*k : (i+1)*k]
-		for t := range 9 {
-			yy, xx := y+t/3-1, x+t%3-1
-			seg := row[t*cin : (t+1)*cin]
-			if yy < 0 || yy >= h || xx < 0 || xx >= w {
-				clear(seg)
-				continue
-			}
-			copy(seg, src[(yy*w+xx)*cin:])
-		}
-	}
-}
-
 // col2imAdd scatters dcol [rows, 9*cin] back into dsrc [h*w, cin] (adding).
 func col2imAdd(dsrc, dcol []float32, h, w, cin, p0, rows int) {
 	k := 9 * cin
@@ -145,7 +125,7 @@ func (c *conv3) fwd(dst, src []float32, n, h, w int, th int) {
 		for p := lo; p < hi; {
 			img, q := p/P, p%P
 			rows := min(colChunk, hi-p, P-q)
-			im2col(col, src[img*P*c.cin:], h, w, c.cin, q, rows)
+			kernels.Im2Col(col, src[img*P*c.cin:], h, w, c.cin, q, rows)
 			gemm.Gemm(false, true, rows, c.cout, k, col, k, c.wp, k, dst[p*c.cout:], c.cout, c.b, false)
 			p += rows
 		}
@@ -184,7 +164,7 @@ func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
 	for img := range n {
 		parallelFor(P, th, func(_, lo, hi int) {
 			for q := lo; q < hi; q += colChunk {
-				im2col(col[q*k:], src[img*P*c.cin:], h, w, c.cin, q, min(colChunk, hi-q))
+				kernels.Im2Col(col[q*k:], src[img*P*c.cin:], h, w, c.cin, q, min(colChunk, hi-q))
 			}
 		})
 		parallelFor(c.cout, th, func(_, lo, hi int) {
