@@ -5,6 +5,7 @@ import (
 
 	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
@@ -89,7 +90,7 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 	// scatter-add into t (reverse partition + roll back + residual). Every
 	// token belongs to exactly one window, so windows update t in place
 	// without reading each other's tokens.
-	parallelFor(nW, th, func(tid, lo, hi int) {
+	par.For(nW, th, func(tid, lo, hi int) {
 		sc := ws.per[tid]
 		for w := lo; w < hi; w++ {
 			ix := geo.index[w*n : (w+1)*n]
@@ -119,18 +120,18 @@ func (m *Model) blockForward(t []float32, hp, wp int, b *block, ws *workspace, t
 
 	// Step 6 (spec, "FFN"): u = GELU(fc1(t)); u += dw2(GELU(dw1(u)));
 	// t += norm2(fc2(u)). u is viewed as an image [hp, wp, hid].
-	parallelFor(P, th, func(_, lo, hi int) {
+	par.For(P, th, func(_, lo, hi int) {
 		b.fc1.Apply(ws.u[lo*hid:], hid, t[lo*C:], C, hi-lo, false)
 		vmath.GELU(ws.u[lo*hid : hi*hid])
 	})
-	parallelFor(hp, th, func(_, lo, hi int) {
+	par.For(hp, th, func(_, lo, hi int) {
 		dwconv.Conv3x3(ws.d1, ws.u, hp, wp, hid, b.dw1W, b.dw1B, lo, hi, false)
 		vmath.GELU(ws.d1[lo*wp*hid : hi*wp*hid])
 	})
-	parallelFor(hp, th, func(_, lo, hi int) {
+	par.For(hp, th, func(_, lo, hi int) {
 		dwconv.Conv3x3(ws.u, ws.d1, hp, wp, hid, b.dw2W, b.dw2B, lo, hi, true)
 	})
-	parallelFor(P, th, func(tid, lo, hi int) {
+	par.For(P, th, func(tid, lo, hi int) {
 		f := ws.per[tid].rows
 		for r := lo; r < hi; r += kernels.ColRows {
 			k := min(kernels.ColRows, hi-r)

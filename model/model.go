@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/grformer/grformer/checkpoint"
+	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
@@ -285,7 +286,7 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) error {
 			trace(fmt.Sprintf("02_layer%d_out_BLC", g), "HWC", t, hp, wp, C)
 		}
 	}
-	parallelFor(P, th, func(_, lo, hi int) {
+	par.For(P, th, func(_, lo, hi int) {
 		vmath.LayerNormRows(t[lo*C:hi*C], t[lo*C:hi*C], hi-lo, C, m.normW, m.normB, LayerNormEps, nil, nil)
 	})
 	if trace != nil {
@@ -314,7 +315,7 @@ func (m *Model) forwardOne(dst, x []float32, h, w int, opt Options) error {
 		trace("09_upsample_out_before_mean_and_crop_NCHW", "raw", sh, c, hp*s, wp*s)
 	}
 	oh, ow := h*s, w*s
-	parallelFor(oh, th, func(_, lo, hi int) {
+	par.For(oh, th, func(_, lo, hi int) {
 		for oy := lo; oy < hi; oy++ {
 			yy, i := oy/s, oy%s
 			for ch := range c {
@@ -351,14 +352,14 @@ func (m *Model) getWorkspace(hp, wp, threads int) *workspace {
 // conv runs a 3x3 convolution on [h, w, cin] tokens, split by rows over the
 // goroutines.
 func (m *Model) conv(ws *workspace, th int, c *kernels.Conv3, dst, src []float32, h, w int) {
-	parallelFor(h, th, func(tid, lo, hi int) {
+	par.For(h, th, func(tid, lo, hi int) {
 		c.Apply(dst, src, h, w, ws.per[tid].col, lo, hi)
 	})
 }
 
 // addTo does dst += src over the goroutines.
 func addTo(dst, src []float32, th int) {
-	parallelFor(len(dst), th, func(_, lo, hi int) {
+	par.For(len(dst), th, func(_, lo, hi int) {
 		d := dst[lo:hi]
 		for j, v := range src[lo:hi] {
 			d[j] += v
@@ -395,25 +396,4 @@ func (m *Model) geometry(hp, wp int, b *block) *geometry {
 	}
 	m.geos[k] = g
 	return g
-}
-
-// parallelFor splits [0, n) into up to threads contiguous ranges and runs
-// f(tid, lo, hi) on each in its own goroutine (tid < threads), returning
-// when all are done.
-func parallelFor(n, threads int, f func(tid, lo, hi int)) {
-	if threads <= 1 || n <= 1 {
-		f(0, 0, n)
-		return
-	}
-	threads = min(threads, n)
-	var wg sync.WaitGroup
-	for t := range threads {
-		lo, hi := t*n/threads, (t+1)*n/threads
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(t, lo, hi)
-		}()
-	}
-	wg.Wait()
 }

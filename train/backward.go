@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
 )
 
@@ -177,7 +178,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 
 	// Normalisation backward: dq = (dqn - qn (qn . dqn)) / max(||q||, eps).
 	d := C / b.heads
-	parallelFor(M, th, func(_, lo, hi int) {
+	par.For(M, th, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			for h := range b.heads {
 				o := r*C + h*d
@@ -191,7 +192,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 		if sc.dqkv == nil {
 			sc.dqkv = n.buf("dqkv", M*3*C)
 		}
-		parallelFor(M, th, func(_, lo, hi int) {
+		par.For(M, th, func(_, lo, hi int) {
 			for r := lo; r < hi; r++ {
 				copy(sc.dqkv[r*3*C:], sc.dq[r*C:(r+1)*C])
 				copy(sc.dqkv[r*3*C+C:], sc.dk[r*C:(r+1)*C])
@@ -229,7 +230,7 @@ func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *b
 	dBias := n.zbuf("dBias", chunks*b.heads*nn)
 	dScale := make([]float64, chunks*b.heads)
 	wss := n.winScratches(th, b.n)
-	parallelFor(chunks, th, func(tid, lo, hi int) {
+	par.For(chunks, th, func(tid, lo, hi int) {
 		ws := wss[tid]
 		for ch := lo; ch < hi; ch++ {
 			db := dBias[ch*b.heads*nn : (ch+1)*b.heads*nn]
@@ -311,7 +312,7 @@ func normBwd(dy, y []float32, nrm float32) {
 
 // scaleRows sets dst = m[img] * src row-wise per image.
 func scaleRows(dst, src, m []float32, P, C, th int) {
-	parallelFor(len(m), th, func(_, lo, hi int) {
+	par.For(len(m), th, func(_, lo, hi int) {
 		for img := lo; img < hi; img++ {
 			s := m[img]
 			d, x := dst[img*P*C:(img+1)*P*C], src[img*P*C:(img+1)*P*C]
@@ -324,7 +325,7 @@ func scaleRows(dst, src, m []float32, P, C, th int) {
 
 // lnRecompute applies a LayerNorm with saved statistics.
 func lnRecompute(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
-	parallelFor(m, th, func(_, lo, hi int) {
+	par.For(m, th, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			mu, rs := float64(mean[i]), float64(rstd[i])
 			for j := range c {
@@ -336,7 +337,7 @@ func lnRecompute(dst, src []float32, m, c int, g, b, mean, rstd []float32, th in
 
 // mulGeluGrad does dx *= GELU'(x).
 func mulGeluGrad(dx, x []float32, th int) {
-	parallelFor(len(dx), th, func(_, lo, hi int) {
+	par.For(len(dx), th, func(_, lo, hi int) {
 		vmath.GELUBackward(dx[lo:hi], x[lo:hi])
 	})
 }

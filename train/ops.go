@@ -2,39 +2,19 @@ package train
 
 import (
 	"math"
-	"sync"
 
 	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
-
-// parallelFor splits [0, n) into up to threads contiguous ranges and runs
-// f(tid, lo, hi) on each in its own goroutine.
-func parallelFor(n, threads int, f func(tid, lo, hi int)) {
-	if threads <= 1 || n <= 1 {
-		f(0, 0, n)
-		return
-	}
-	threads = min(threads, n)
-	var wg sync.WaitGroup
-	for t := range threads {
-		lo, hi := t*n/threads, (t+1)*n/threads
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(t, lo, hi)
-		}()
-	}
-	wg.Wait()
-}
 
 // linearFwd computes y[m, out] = x[m, in] W^T + b (W in PyTorch layout),
 // x with row stride ldx, y with row stride ldy; with acc, y is added to.
 // Rows are split over the goroutines.
 func linearFwd(y []float32, ldy int, x []float32, ldx int, w, b []float32, m, in, out int, acc bool, th int) {
-	parallelFor(m, th, func(_, lo, hi int) {
+	par.For(m, th, func(_, lo, hi int) {
 		gemm.Gemm(false, true, hi-lo, out, in, x[lo*ldx:], ldx, w, in, y[lo*ldy:], ldy, b, acc)
 	})
 }
@@ -45,11 +25,11 @@ func linearFwd(y []float32, ldy int, x []float32, ldx int, w, b []float32, m, in
 // number of goroutines.
 func linearBwd(dx []float32, lddx int, dy []float32, lddy int, x []float32, ldx int, w, dw, db []float32, m, in, out int, accDx bool, th int) {
 	if dx != nil {
-		parallelFor(m, th, func(_, lo, hi int) {
+		par.For(m, th, func(_, lo, hi int) {
 			gemm.Gemm(false, false, hi-lo, in, out, dy[lo*lddy:], lddy, w, in, dx[lo*lddx:], lddx, nil, accDx)
 		})
 	}
-	parallelFor(out, th, func(_, lo, hi int) {
+	par.For(out, th, func(_, lo, hi int) {
 		// dW[lo:hi, :] += dy[:, lo:hi]^T x, in chunks of kChunk rows so that
 		// each chunk of x stays in cache across the micro-kernel's row
 		// blocks (one product over all m rows streams x from memory once
@@ -120,7 +100,7 @@ func (c *conv3) fwd(dst, src []float32, n, h, w int, th int) {
 	P := h * w
 	k := 9 * c.cin
 	cols := c.colBufs(th)
-	parallelFor(n*P, th, func(tid, lo, hi int) {
+	par.For(n*P, th, func(tid, lo, hi int) {
 		col := cols[tid]
 		for p := lo; p < hi; {
 			img, q := p/P, p%P
@@ -144,7 +124,7 @@ func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
 	k := 9 * c.cin
 	if dsrc != nil {
 		cols := c.colBufs(th)
-		parallelFor(n, th, func(tid, lo, hi int) {
+		par.For(n, th, func(tid, lo, hi int) {
 			dcol := cols[tid]
 			for img := lo; img < hi; img++ {
 				for q := 0; q < P; q += colChunk {
@@ -162,12 +142,12 @@ func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
 	}
 	col := c.colImg
 	for img := range n {
-		parallelFor(P, th, func(_, lo, hi int) {
+		par.For(P, th, func(_, lo, hi int) {
 			for q := lo; q < hi; q += colChunk {
 				kernels.Im2Col(col[q*k:], src[img*P*c.cin:], h, w, c.cin, q, min(colChunk, hi-q))
 			}
 		})
-		parallelFor(c.cout, th, func(_, lo, hi int) {
+		par.For(c.cout, th, func(_, lo, hi int) {
 			gemm.Gemm(true, false, hi-lo, k, P, ddst[img*P*c.cout+lo:], c.cout, col, k, c.dwp[lo*k:], k, nil, true)
 			for o := lo; o < hi; o++ {
 				var s float32
@@ -192,7 +172,7 @@ func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
 // weight [ch, 1, 3, 3] packed as wp [9][ch].
 func dwFwd(dst, src []float32, n, h, w, ch int, wp, b []float32, th int) {
 	P := h * w
-	parallelFor(n*h, th, func(_, lo, hi int) {
+	par.For(n*h, th, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			img, y := r/h, r%h
 			dwconv.Conv3x3(dst[img*P*ch:(img+1)*P*ch], src[img*P*ch:(img+1)*P*ch], h, w, ch, wp, b, y, y+1, false)
@@ -210,7 +190,7 @@ func dwBwd(dsrc, ddst, src []float32, n, h, w, ch int, wp, dw, db []float32, th 
 	for t := range 9 {
 		copy(flip[(8-t)*ch:(9-t)*ch], wp[t*ch:(t+1)*ch])
 	}
-	parallelFor(n*h, th, func(_, lo, hi int) {
+	par.For(n*h, th, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			img, y := r/h, r%h
 			dwconv.Conv3x3(dsrc[img*P*ch:(img+1)*P*ch], ddst[img*P*ch:(img+1)*P*ch], h, w, ch, flip, nil, y, y+1, true)
@@ -222,7 +202,7 @@ func dwBwd(dsrc, ddst, src []float32, n, h, w, ch int, wp, dw, db []float32, th 
 	chunks := n * ((h + dwRows - 1) / dwRows)
 	perImg := chunks / n
 	part := make([]float32, chunks*10*ch)
-	parallelFor(chunks, th, func(_, lo, hi int) {
+	par.For(chunks, th, func(_, lo, hi int) {
 		for k := lo; k < hi; k++ {
 			img, y0 := k/perImg, (k%perImg)*dwRows
 			pw := part[k*10*ch : k*10*ch+9*ch]
@@ -250,7 +230,7 @@ const dwRows = 8
 
 // lnFwd is LayerNorm over c channels of m rows, saving mean and 1/std.
 func lnFwd(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
-	parallelFor(m, th, func(_, lo, hi int) {
+	par.For(m, th, func(_, lo, hi int) {
 		vmath.LayerNormRows(dst[lo*c:hi*c], src[lo*c:hi*c], hi-lo, c, g, b, 1e-5, mean[lo:hi], rstd[lo:hi])
 	})
 }
@@ -260,10 +240,10 @@ func lnFwd(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
 // order (columns split over the goroutines), so they do not depend on the
 // number of goroutines.
 func lnBwd(dsrc, dy, src []float32, m, c int, g, mean, rstd, dg, db []float32, acc bool, th int) {
-	parallelFor(m, th, func(_, lo, hi int) {
+	par.For(m, th, func(_, lo, hi int) {
 		vmath.LayerNormBackwardRows(dsrc[lo*c:hi*c], dy[lo*c:hi*c], src[lo*c:hi*c], hi-lo, c, g, mean[lo:hi], rstd[lo:hi], acc)
 	})
-	parallelFor(c, th, func(_, lo, hi int) {
+	par.For(c, th, func(_, lo, hi int) {
 		vmath.LayerNormParamGradCols(dg[lo:hi], db[lo:hi], dy[lo:], src[lo:], c, m, hi-lo, mean, rstd)
 	})
 }
@@ -281,7 +261,7 @@ func geluGrad(x float32) float32 {
 
 // addInto does dst += src, split over the goroutines.
 func addInto(dst, src []float32, th int) {
-	parallelFor(len(dst), th, func(_, lo, hi int) {
+	par.For(len(dst), th, func(_, lo, hi int) {
 		d := dst[lo:hi]
 		for j, v := range src[lo:hi] {
 			d[j] += v

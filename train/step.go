@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
 	"github.com/grformer/grformer/kernels"
 )
@@ -200,7 +201,7 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 	// GRSA steps 1-2 on all tokens at once (GRL is per token).
 	if b.qkv.w != nil {
 		linearFwd(a.qkv, 3*C, t, C, b.qkv.w.Data, b.qkv.b.Data, M, C, 3*C, false, th)
-		parallelFor(M, th, func(_, lo, hi int) {
+		par.For(M, th, func(_, lo, hi int) {
 			for r := lo; r < hi; r++ {
 				copy(ba.qn[r*C:(r+1)*C], a.qkv[r*3*C:])
 				copy(ba.kn[r*C:(r+1)*C], a.qkv[r*3*C+C:])
@@ -219,7 +220,7 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 	}
 	// Step 4: normalise q and k per head, keeping the norms.
 	d := C / b.heads
-	parallelFor(M, th, func(_, lo, hi int) {
+	par.For(M, th, func(_, lo, hi int) {
 		vmath.L2NormalizeHeads(ba.qn[lo*C:hi*C], C, hi-lo, C, d, ba.qnorm[lo*b.heads:hi*b.heads])
 		vmath.L2NormalizeHeads(ba.kn[lo*C:hi*C], C, hi-lo, C, d, ba.knorm[lo*b.heads:hi*b.heads])
 	})
@@ -228,7 +229,7 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 	geo := n.geometry(hp, wp, b)
 	nW := P / b.n
 	wss := n.winScratches(th, b.n)
-	parallelFor(N*nW, th, func(tid, lo, hi int) {
+	par.For(N*nW, th, func(tid, lo, hi int) {
 		sc := wss[tid]
 		for wi := lo; wi < hi; wi++ {
 			img, w := wi/nW, wi%nW
@@ -275,7 +276,7 @@ func (n *Net) blockFwd(t []float32, a *activations, b *blk, ba *blockActs, th in
 // addRowsScaled does t += m[img] * x for the rows of each image (P rows of
 // C values per image).
 func addRowsScaled(t, x, m []float32, P, C, th int) {
-	parallelFor(len(m), th, func(_, lo, hi int) {
+	par.For(len(m), th, func(_, lo, hi int) {
 		for img := lo; img < hi; img++ {
 			s := m[img]
 			if s == 0 {
@@ -290,7 +291,7 @@ func addRowsScaled(t, x, m []float32, P, C, th int) {
 }
 
 func geluInto(dst, src []float32, th int) {
-	parallelFor(len(src), th, func(_, lo, hi int) {
+	par.For(len(src), th, func(_, lo, hi int) {
 		vmath.GELUInto(dst[lo:hi], src[lo:hi])
 	})
 }
