@@ -1,7 +1,6 @@
 package checkpoint
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/grformer/grformer/internal/atomicfile"
 )
 
 // Formats reported in LoadInfo.Format.
@@ -121,42 +122,8 @@ func WriteFile(path string, sd StateDict) error {
 	default:
 		return fmt.Errorf("checkpoint: %s: unknown extension %q (want .pth or .safetensors)", path, ext)
 	}
-	if err := writeFileAtomic(path, write); err != nil {
+	if err := atomicfile.Write(path, write); err != nil {
 		return fmt.Errorf("checkpoint: %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeFileAtomic runs write on a temporary file beside path, then syncs it
-// and renames it to path. On any error the temporary file is removed and
-// path is untouched.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

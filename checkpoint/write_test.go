@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grformer/grformer/internal/atomicfile"
 )
 
 // dirNames lists a directory.
@@ -109,7 +111,7 @@ func TestWriteFileFailures(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "w.safetensors")
 		boom := errors.New("boom")
-		err := writeFileAtomic(path, func(w io.Writer) error {
+		err := atomicfile.Write(path, func(w io.Writer) error {
 			chunk := make([]byte, 1<<20)
 			for range 3 {
 				if _, err := w.Write(chunk); err != nil {

@@ -7,6 +7,7 @@ import (
 	"image"
 	_ "image/jpeg" // benchmark images may be JPEG
 	"image/png"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/grformer/grformer/internal/atomicfile"
 
 	"github.com/grformer/grformer/metrics"
 	"github.com/grformer/grformer/resize"
@@ -237,28 +240,13 @@ func ReadImage(path string) (image.Image, error) {
 
 // WritePNG writes img to path atomically: it is encoded into a temporary
 // file in the same folder, which is then renamed over path.
-func WritePNG(path string, img image.Image) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+func WritePNG(path string, img image.Image) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if err := png.Encode(w, img); err != nil {
+			return fmt.Errorf("encode %s: %w", path, err)
 		}
-	}()
-	if err = png.Encode(tmp, img); err != nil {
-		return fmt.Errorf("encode %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+		return nil
+	})
 }
 
 // MakeLR makes the benchmark LR image of hr: hr cropped to a multiple of

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -13,11 +12,10 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/grformer/grformer/internal/atomicfile"
 )
 
 // DefaultJPEGQuality is the JPEG quality used when EncodeOptions.Quality is 0.
@@ -139,71 +137,7 @@ func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
 			return err
 		}
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	perm, keepMode := os.FileMode(0o666), false
-	if st, err := os.Stat(path); err == nil {
-		if !st.Mode().IsRegular() {
-			return errors.New("exists and is not a regular file")
-		}
-		perm, keepMode = st.Mode().Perm(), true
-	}
-	if len(base) > 200 {
-		base = base[:200] // keep the temporary name within NAME_MAX
-	}
-	var tmp *os.File
-	for range 100 {
-		name := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(rand.Uint64()%1e12, 36))
-		tmp, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if !errors.Is(err, os.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	if keepMode {
-		// Preserve the replaced file's mode (OpenFile applied the umask).
-		if err := tmp.Chmod(perm); err != nil {
-			return err
-		}
-	}
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := encode(bw, img, opt); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if testHookBeforeRename != nil {
-		if err := testHookBeforeRename(tmpName); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return err
-	}
-	// Make the rename durable; not every system can sync a directory.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return encode(w, img, opt) })
 }
 
 // iccSpace returns the data colour space signature of an ICC profile
@@ -232,9 +166,6 @@ func iccFits(icc []byte, gray bool) bool {
 	}
 	return true
 }
-
-// testHookBeforeRename, set by tests, can fail WriteFile at its last step.
-var testHookBeforeRename func(tmpName string) error
 
 // ---- PNG ----
 

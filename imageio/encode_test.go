@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/grformer/grformer/internal/atomicfile"
 )
 
 // ICC profiles read from PNG and JPEG are written back into both formats.
@@ -306,14 +308,14 @@ func TestWriteFile(t *testing.T) {
 		}
 		before := listDir(t, dir)
 		var sawTemp string
-		testHookBeforeRename = func(tmp string) error {
+		atomicfile.BeforeRename = func(tmp string) error {
 			sawTemp = tmp
 			if _, err := os.Stat(tmp); err != nil {
 				t.Errorf("temp file missing before rename: %v", err)
 			}
 			return errors.New("injected failure")
 		}
-		defer func() { testHookBeforeRename = nil }()
+		defer func() { atomicfile.BeforeRename = nil }()
 		if err := WriteFile(p, img, EncodeOptions{}); err == nil || !strings.Contains(err.Error(), "injected") {
 			t.Fatalf("err = %v", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/grformer/grformer/internal/atomicfile"
 	"hash/crc64"
 	"io"
 	"io/fs"
@@ -301,7 +302,7 @@ func readCachedLR(path string, w, h int) (*resize.Planar8, error) {
 }
 
 func writeCachedLR(path string, lr *resize.Planar8) error {
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		var hdr [8]byte
 		binary.LittleEndian.PutUint32(hdr[:], uint32(lr.W))
 		binary.LittleEndian.PutUint32(hdr[4:], uint32(lr.H))

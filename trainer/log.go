@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/grformer/grformer/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -104,7 +105,7 @@ func repairLog(path string, last int) ([]LogEntry, error) {
 	if len(keep) == len(all) && bytes.Equal(raw, buf.Bytes()) {
 		return keep, nil
 	}
-	if err := writeFileAtomic(path, func(w io.Writer) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(buf.Bytes())
 		return err
 	}); err != nil {

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"fmt"
+	"github.com/grformer/grformer/internal/atomicfile"
 	"image/color"
 	"io"
 	"math"
@@ -96,7 +97,7 @@ func WritePlot(path string, entries []LogEntry, title string) (err error) {
 		plots[r][0].Draw(canvases[r][0])
 	}
 	png := vgimg.PngCanvas{Canvas: img}
-	if err := writeFileAtomic(path, func(w io.Writer) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
 		_, err := png.WriteTo(w)
 		return err
 	}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/grformer/grformer/internal/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -174,7 +175,7 @@ func writeState(dir string, st *State, params []*Param, adam *Adam, ema *EMA) er
 			sd[prefixEMA+p.Name] = checkpoint.NewF32(p.Shape, ema.Shadow[i])
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, StateFile), func(w io.Writer) error {
+	if err := atomicfile.Write(filepath.Join(dir, StateFile), func(w io.Writer) error {
 		return checkpoint.WriteSafetensors(w, sd, map[string]string{metaKey: string(js)})
 	}); err != nil {
 		return fmt.Errorf("trainer: saving the state: %w", err)
@@ -183,7 +184,7 @@ func writeState(dir string, st *State, params []*Param, adam *Adam, ema *EMA) er
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, StateJSON), func(w io.Writer) error {
+	if err := atomicfile.Write(filepath.Join(dir, StateJSON), func(w io.Writer) error {
 		_, err := w.Write(append(pretty, '\n'))
 		return err
 	}); err != nil {
@@ -212,7 +213,7 @@ func WriteWeights(path string, cfg model.Config, params []*Param, data [][]float
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, func(w io.Writer) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
 		return checkpoint.WriteSafetensors(w, sd, map[string]string{"format": "pt", ConfigMetaKey: string(cj)})
 	}); err != nil {
 		return fmt.Errorf("trainer: %s: %w", path, err)
