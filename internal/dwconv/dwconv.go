@@ -2,78 +2,32 @@ package dwconv
 
 import (
 	"fmt"
-	"sync/atomic"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
-// Implementations, best last.
+// Implementations, best last (internal/cpu detects what this CPU runs).
 const (
-	implGeneric int32 = iota
-	implAVX2
-	implAVX512
+	implGeneric = cpu.Generic
+	implAVX2    = cpu.AVX2
+	implAVX512  = cpu.AVX512
 )
 
-var implNames = [...]string{implGeneric: "generic", implAVX2: "avx2", implAVX512: "avx512"}
-
-var (
-	hasAVX2, hasAVX512 = detect()
-	best               = bestImpl()
-	impl               atomic.Int32
-)
-
-func init() { impl.Store(best) }
-
-func bestImpl() int32 {
-	switch {
-	case hasAVX512:
-		return implAVX512
-	case hasAVX2:
-		return implAVX2
-	}
-	return implGeneric
-}
+var impl = cpu.NewSwitch("dwconv")
 
 // Impl names the implementation in use: "avx512", "avx2" or "generic".
-func Impl() string { return implNames[impl.Load()] }
+func Impl() string { return impl.Name() }
 
 // Impls lists the implementations this machine can run, best first.
-func Impls() []string {
-	var l []string
-	for i := best; i >= implGeneric; i-- {
-		l = append(l, implNames[i])
-	}
-	return l
-}
+func Impls() []string { return impl.Impls() }
 
 // SetGeneric forces the portable Go implementation (on) or restores the best one this CPU
 // supports (off). It returns whether the generic implementation was in use before.
-func SetGeneric(on bool) (prev bool) {
-	v := best
-	if on {
-		v = implGeneric
-	}
-	return impl.Swap(v) == implGeneric
-}
+func SetGeneric(on bool) (prev bool) { return impl.SetGeneric(on) }
 
 // SetImpl selects an implementation by name ("avx512", "avx2", "generic"; "" is the best one)
 // and returns the previous name. It fails if this machine cannot run the requested one.
-func SetImpl(name string) (prev string, err error) {
-	v := best
-	if name != "" {
-		v = -1
-		for i, s := range implNames {
-			if s == name {
-				v = int32(i)
-			}
-		}
-		if v < 0 {
-			return Impl(), fmt.Errorf("dwconv: unknown implementation %q", name)
-		}
-		if v > best {
-			return Impl(), fmt.Errorf("dwconv: implementation %q not supported by this CPU", name)
-		}
-	}
-	return implNames[impl.Swap(v)], nil
-}
+func SetImpl(name string) (prev string, err error) { return impl.Set(name) }
 
 // Conv3x3 computes output rows [y0, y1) of dst from the whole of src, a depthwise (groups = c)
 // 3x3 convolution with zero padding 1 and stride 1 on images stored [h, w, c] (pixel (y, x) at

@@ -2,8 +2,6 @@
 
 package dwconv
 
-func detect() (avx2, avx512 bool) { return false, false }
-
 func run512(dst, src []float32, h, w, c int, wp, bias []float32, y0, y1 int, acc bool) {
 	panic("dwconv: no AVX-512 kernels in this build")
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // TestGroupSizes runs every generated kernel as the full-group one (the default sizes only
@@ -53,7 +55,7 @@ func BenchmarkGroupSizes(b *testing.B) {
 // TestStreamPath runs the AVX-512 implementation with every call above and below
 // streamBytes.
 func TestStreamPath(t *testing.T) {
-	if !hasAVX512 {
+	if !cpu.HasAVX512 {
 		t.Skip("no AVX-512")
 	}
 	defer func(v int) { streamBytes = v }(streamBytes)
@@ -72,7 +74,7 @@ func TestStreamPath(t *testing.T) {
 // from images that fit in L2 or L3 to ones that stream from memory: the measurements behind
 // streamBytes.
 func BenchmarkStream(b *testing.B) {
-	if !hasAVX512 {
+	if !cpu.HasAVX512 {
 		b.Skip("no AVX-512")
 	}
 	defer func(v int) { streamBytes = v }(streamBytes)

@@ -2,8 +2,6 @@
 
 package gemm
 
-func detect() (avx2, avx512 bool) { return false, false }
-
 func run512(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int, bias []float32, acc bool) {
 	panic("gemm: no AVX-512 kernels in this build")
 }
