@@ -85,13 +85,8 @@ func TestForwardGolden(t *testing.T) {
 // kernels forced, so the fallback of other platforms is checked on every run.
 func TestForwardGoldenGeneric(t *testing.T) {
 	defer kernels.SetGeneric(kernels.SetGeneric(true))
-	var cases []goldenCase
-	for _, tc := range goldenCases {
-		if !tc.slow {
-			cases = append(cases, tc)
-		}
-	}
-	testForwardGolden(t, cases)
+	testForwardGolden(t, goldenCases) // the slow ones run without -short
+
 }
 
 func testForwardGolden(t *testing.T, cases []goldenCase) {
