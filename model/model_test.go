@@ -20,21 +20,20 @@ type goldenCase struct {
 	dir     string
 	weights string
 	tol     float64 // max abs error against output_f64.npy
-	slow    bool
 }
 
 const sharedGolden = "../../shared/golden"
 
 var goldenCases = []goldenCase{
 	// The tiny cases live in testdata so that they always run.
-	{"tiny_x2", "../testdata/golden/tiny_x2", "weights.pth", 1e-5, false},
-	{"tiny_x3", "../testdata/golden/tiny_x3", "weights.pth", 1e-5, false},
-	{"tiny_x4", "../testdata/golden/tiny_x4", "weights.safetensors", 1e-5, false},
+	{"tiny_x2", "../testdata/golden/tiny_x2", "weights.pth", 1e-5},
+	{"tiny_x3", "../testdata/golden/tiny_x3", "weights.pth", 1e-5},
+	{"tiny_x4", "../testdata/golden/tiny_x4", "weights.safetensors", 1e-5},
 	// The light cases are read from ../shared when it is there.
-	{"dev_x2", sharedGolden + "/dev_x2", "weights_slim.safetensors", 1e-4, false},
-	{"dev_x3", sharedGolden + "/dev_x3", "weights_slim.pth", 1e-4, false},
-	{"dev_x4_a", sharedGolden + "/dev_x4_a", "weights_slim.pth", 1e-4, true},
-	{"dev_x4_b", sharedGolden + "/dev_x4_b", "weights_slim.pth", 1e-4, true},
+	{"dev_x2", sharedGolden + "/dev_x2", "weights_slim.safetensors", 1e-4},
+	{"dev_x3", sharedGolden + "/dev_x3", "weights_slim.pth", 1e-4},
+	{"dev_x4_a", sharedGolden + "/dev_x4_a", "weights_slim.pth", 1e-4},
+	{"dev_x4_b", sharedGolden + "/dev_x4_b", "weights_slim.pth", 1e-4},
 }
 
 func loadGoldenModel(t testing.TB, path string) *Model {
@@ -85,7 +84,7 @@ func TestForwardGolden(t *testing.T) {
 // kernels forced, so the fallback of other platforms is checked on every run.
 func TestForwardGoldenGeneric(t *testing.T) {
 	defer kernels.SetGeneric(kernels.SetGeneric(true))
-	testForwardGolden(t, goldenCases) // the slow ones run without -short
+	testForwardGolden(t, goldenCases)
 
 }
 
@@ -94,9 +93,6 @@ func testForwardGolden(t *testing.T, cases []goldenCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := os.Stat(tc.dir); err != nil {
 				t.Skipf("golden case %s not found (%v): ../shared is absent", tc.name, err)
-			}
-			if tc.slow && testing.Short() {
-				t.Skip("slow light case; run without -short")
 			}
 			m := loadGoldenModel(t, filepath.Join(tc.dir, tc.weights))
 			in := readNpy(t, filepath.Join(tc.dir, "input.npy"))
@@ -124,17 +120,13 @@ func TestIntermediatesGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name, dir, weights, inter string
 		tol                       float64 // relative to max(1, max|want|)
-		slow                      bool
 	}{
-		{"tiny_x2", "../testdata/golden/tiny_x2", "weights.pth", "intermediates_f64", 1e-5, false},
-		{"dev_x4_a", sharedGolden + "/dev_x4_a", "weights_slim.pth", "intermediates", 1e-4, true},
+		{"tiny_x2", "../testdata/golden/tiny_x2", "weights.pth", "intermediates_f64", 1e-5},
+		{"dev_x4_a", sharedGolden + "/dev_x4_a", "weights_slim.pth", "intermediates", 1e-4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := os.Stat(tc.dir); err != nil {
 				t.Skipf("golden case %s not found: ../shared is absent", tc.name)
-			}
-			if tc.slow && testing.Short() {
-				t.Skip("slow light case; run without -short")
 			}
 			files, err := filepath.Glob(filepath.Join(tc.dir, tc.inter, "*.npy"))
 			if err != nil || len(files) == 0 {
