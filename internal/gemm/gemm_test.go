@@ -32,6 +32,9 @@ var alloc = func(n int) []float32 { return make([]float32, n) }
 // release frees what alloc handed out so far (nothing to do for make).
 var release = func() {}
 
+// guarded reports real guard pages; guardFront puts them before slices.
+var guarded, guardFront bool
+
 type tcase struct {
 	transA, transB bool
 	m, n, k        int

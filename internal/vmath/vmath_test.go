@@ -35,6 +35,9 @@ var alloc = func(n int) []float32 { return make([]float32, n) }
 // release frees what alloc handed out so far (nothing to do for make).
 var release = func() {}
 
+// guarded reports real guard pages; guardFront puts them before slices.
+var guarded, guardFront bool
+
 // allocLabels returns n int32 that end at a guard page when alloc does.
 func allocLabels(n int) []int32 {
 	if n == 0 {
