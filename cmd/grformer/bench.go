@@ -14,6 +14,7 @@ import (
 	"github.com/grformer/grformer"
 	"github.com/grformer/grformer/kernels"
 	"github.com/grformer/grformer/model"
+	"github.com/grformer/grformer/train"
 )
 
 func init() {
@@ -28,17 +29,27 @@ seconds, the effective GFLOP/s (2 x MACs of the padded size, attention
 products included, per second) and the peak memory of the process. Without
 -weights it uses the light preset with random weights.
 
+With -train it times training steps instead (forward and backward with
+mean L1 loss, drop path 0.1) on -batch random LR patches of -patch pixels.
+
 Example:
   grformer bench -scale 4 -size 320x180
-  grformer bench -scale 2 -size 640x360 -threads 1`, stderr)
+  grformer bench -scale 2 -size 640x360 -threads 1
+  grformer bench -train -scale 4 -batch 16 -patch 64`, stderr)
 	scale := fs.Int("scale", 4, "scale of the light preset (2, 3 or 4); ignored with -weights")
 	size := fs.String("size", "320x180", "LR input size `WxH`")
 	weights := fs.String("weights", "", "weights file instead of random light weights")
 	threads := fs.Int("threads", 0, "goroutines (0: GOMAXPROCS)")
 	runs := fs.Int("runs", 3, "timed runs (after one warm-up run)")
 	generic := fs.Bool("generic", false, "force the portable Go kernels (no assembly)")
+	trainMode := fs.Bool("train", false, "time training steps instead of forward passes")
+	batch := fs.Int("batch", 16, "with -train: patches per step")
+	patch := fs.Int("patch", 64, "with -train: LR patch side")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *trainMode {
+		return benchTrain(stdout, *scale, *batch, *patch, *threads, *runs, *generic)
 	}
 	w, h, err := parseSize(*size)
 	if err != nil {
@@ -100,6 +111,59 @@ Example:
 	best, median := times[0], times[len(times)/2]
 	fmt.Fprintf(stdout, "best %.3f s, median %.3f s, %.1f GFLOP/s effective, peak RSS %s\n",
 		best, median, 2*float64(macs)/best/1e9, peakRSS())
+	return nil
+}
+
+// benchTrain times training steps of the light model on random patches.
+func benchTrain(stdout io.Writer, scale, batch, patch, threads, runs int, generic bool) error {
+	if batch < 1 || patch < 1 || runs < 1 {
+		return fmt.Errorf("-batch, -patch and -runs must be positive")
+	}
+	if generic {
+		defer kernels.SetGeneric(kernels.SetGeneric(true))
+	}
+	cfg := model.Light(scale)
+	sd, err := model.InitStateDict(cfg, 1)
+	if err != nil {
+		return err
+	}
+	n, err := train.NewNet(cfg, sd)
+	if err != nil {
+		return err
+	}
+	n.Threads = threads
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, batch*3*patch*patch)
+	y := make([]float32, batch*3*patch*scale*patch*scale)
+	for _, s := range [][]float32{x, y} {
+		for i := range s {
+			s[i] = r.Float32()
+		}
+	}
+	th := threads
+	if th <= 0 {
+		th = runtime.GOMAXPROCS(0)
+	}
+	macs := cfg.TotalMACs(patch, patch, true) * int64(batch)
+	fmt.Fprintf(stdout, "train step x%d, batch %d of %dx%d LR patches, %d threads, kernels %s, forward %.2f GMAC\n",
+		scale, batch, patch, patch, th, kernels.Impl(), float64(macs)/1e9)
+	var times []float64
+	for i := 0; i <= runs; i++ {
+		t0 := time.Now()
+		if _, err := n.Step(x, y, batch, patch, patch, 0.1, uint64(i)); err != nil {
+			return err
+		}
+		d := time.Since(t0).Seconds()
+		label := fmt.Sprintf("run %d", i)
+		if i == 0 {
+			label = "warm-up"
+		} else {
+			times = append(times, d)
+		}
+		fmt.Fprintf(stdout, "  %-8s %.3f s\n", label, d)
+	}
+	sort.Float64s(times)
+	fmt.Fprintf(stdout, "best %.3f s, median %.3f s per step, peak RSS %s\n", times[0], times[len(times)/2], peakRSS())
 	return nil
 }
 
