@@ -1,6 +1,7 @@
 package grformer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/grformer/grformer/imageio"
 	"github.com/grformer/grformer/model"
 	"github.com/grformer/grformer/resize"
+	"github.com/grformer/grformer/weights"
 )
 
 // Model is a loaded GRFormer network. It is safe for concurrent use.
@@ -29,6 +31,24 @@ func Load(path string) (*Model, error) {
 	m, err := FromStateDict(sd)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// LoadDefault loads the weights that ship with grformer for scale (package
+// weights: only x2 so far), embedded in the binary.
+func LoadDefault(scale int) (*Model, error) {
+	b, info, err := weights.For(scale)
+	if err != nil {
+		return nil, err
+	}
+	sd, _, err := checkpoint.Decode(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, fmt.Errorf("grformer: shipped %s: %w", info.Name, err)
+	}
+	m, err := FromStateDict(sd)
+	if err != nil {
+		return nil, fmt.Errorf("grformer: shipped %s: %w", info.Name, err)
 	}
 	return m, nil
 }

@@ -26,11 +26,13 @@ func init() {
 }
 
 const upscaleHelp = `Usage:
-  grformer upscale -weights FILE [flags] IN OUT
-  grformer upscale -weights FILE [flags] -o OUTDIR INPUT...
+  grformer upscale [-weights FILE] [flags] IN OUT
+  grformer upscale [-weights FILE] [flags] -o OUTDIR INPUT...
 
 Upscales images by the scale the weights were trained for (x2, x3 or x4);
--outscale gives any other final size.
+-outscale gives any other final size. Without -weights it uses the weights
+that ship with grformer (light x2, trained by this project; see package
+weights for what they score).
 
 Inputs: PNG (8/16-bit, gray, gray+alpha, palette, RGBA), JPEG (the EXIF
 orientation is applied), WebP, BMP and TIFF, recognised by content. An INPUT
@@ -58,6 +60,7 @@ status is 1 if any failed or the run was interrupted, 2 for bad flags.
 Progress goes to stderr: a progress bar on a terminal, log lines otherwise.
 
 Example:
+  grformer upscale photo.png photo_x2.png
   grformer upscale -weights GRFormer_x4.pth photo.png photo_x4.png
   grformer upscale -weights GRFormer_x4.pth -o out/ holiday/ extra.jpg
       (out/IMG_001_x4.jpg, ..., out/extra_x4.jpg; run it again to resume)
@@ -96,7 +99,7 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var c upscaleConfig
 	c.maxMemory = grformer.DefaultMaxMemory
 	fs := newFlagSet("upscale", upscaleHelp, stderr)
-	fs.StringVar(&c.weights, "weights", "", "weights `file`: BasicSR .pth or .safetensors (required)")
+	fs.StringVar(&c.weights, "weights", "", "weights `file`: BasicSR .pth or .safetensors (default: the weights that ship\nwith grformer, light x2 only so far)")
 	fs.StringVar(&c.outDir, "o", "", "output `folder` for the -o form; the inputs are files or folders")
 	fs.StringVar(&c.suffix, "suffix", "_x{scale}", "added to each output `name` with -o; {scale} is the model's scale or the -outscale factor\n(\"\" keeps the names)")
 	fs.StringVar(&c.format, "format", "", "output `format` with -o: png or jpeg (default: the input's for PNG/JPEG inputs, else png)")
@@ -115,8 +118,6 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	switch {
-	case c.weights == "":
-		return errors.New("no -weights given (a BasicSR .pth or .safetensors file)")
 	case c.quality < 1 || c.quality > 100:
 		return fmt.Errorf("-quality %d out of range 1-100", c.quality)
 	case *overlap < 0:
@@ -163,7 +164,19 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return errors.New("no inputs given")
 	}
 
-	m, err := grformer.Load(c.weights)
+	var m *grformer.Model
+	var err error
+	if c.weights == "" {
+		// The shipped weights: x2 unless -scale asks for another.
+		scale := c.scale
+		if scale == 0 {
+			scale = 2
+		}
+		c.weights = fmt.Sprintf("the shipped x%d weights", scale)
+		m, err = grformer.LoadDefault(scale)
+	} else {
+		m, err = grformer.Load(c.weights)
+	}
 	if err != nil {
 		return err
 	}

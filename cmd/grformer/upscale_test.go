@@ -256,3 +256,26 @@ func TestUpscaleFlags(t *testing.T) {
 		t.Errorf("unknown command: exit %d, want 2", code)
 	}
 }
+
+// TestUpscaleShippedWeights: without -weights the shipped x2 weights run;
+// a scale without shipped weights is a clear error.
+func TestUpscaleShippedWeights(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.png")
+	writeGoldenPNG(t, in, filepath.Join(tinyDir, "tiny_x2", "input.npy"), 8)
+	out := filepath.Join(dir, "out.png")
+	if code, _, stderr := runCmd(t, "upscale", in, out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	img, err := imageio.ReadFile(out, imageio.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.W != 38 || img.H != 26 {
+		t.Errorf("output %dx%d, want 38x26", img.W, img.H)
+	}
+	code, _, stderr := runCmd(t, "upscale", "-scale", "4", in, filepath.Join(dir, "out4.png"))
+	if code == 0 || !strings.Contains(stderr, "no shipped weights for x4") {
+		t.Errorf("-scale 4 without weights: exit %d, %q", code, stderr)
+	}
+}

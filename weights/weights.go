@@ -1,0 +1,58 @@
+// Package weights holds the GRFormer weights that ship with grformer,
+// embedded in every binary so that upscaling works without a download.
+//
+// The authors of GRFormer released no trained weights; these were trained
+// by this project with `grformer train` on the shared training images
+// (BSD200, T91 and 23 wallpapers: far less than the paper's DIV2K) for
+// 1,500 iterations of batch 4, 64x64 LR patches, Adam 5e-4 halved at 50%,
+// 80%, 90% and 95% (about 30 minutes on 2 CPU cores). They beat bicubic
+// clearly but are far from the paper's figures (Set5 x2: 38.1 dB after
+// 500,000 iterations on DIV2K). Only x2 ships so far.
+//
+//	light x2: Set5 35.27 dB / 0.9454, Set14 31.47 / 0.8960, B100 30.66 / 0.8778
+//	          (bicubic: 33.67 / 0.9303, 30.23 / 0.8691, 29.56 / 0.8434)
+//
+// measured with `grformer eval` (Y channel, crop = scale, BasicSR's SSIM).
+package weights
+
+import (
+	_ "embed"
+	"fmt"
+)
+
+//go:embed grformer_light_x2.safetensors
+var lightX2 []byte
+
+// Info describes a set of shipped weights.
+type Info struct {
+	Name  string // file name, e.g. "grformer_light_x2.safetensors"
+	Scale int
+	// Set5 is the PSNR (dB) on Set5 at this scale, as measured above.
+	Set5 float64
+}
+
+var shipped = map[int]struct {
+	data []byte
+	info Info
+}{
+	2: {lightX2, Info{Name: "grformer_light_x2.safetensors", Scale: 2, Set5: 35.27}},
+}
+
+// For returns the safetensors bytes of the shipped weights for scale, or an
+// error naming the scales that ship.
+func For(scale int) ([]byte, Info, error) {
+	w, ok := shipped[scale]
+	if !ok {
+		return nil, Info{}, fmt.Errorf("weights: no shipped weights for x%d (shipped: %v); give weights trained with grformer train or the reference code", scale, Scales())
+	}
+	return w.data, w.info, nil
+}
+
+// Scales lists the scales with shipped weights.
+func Scales() []int {
+	var s []int
+	for k := range shipped {
+		s = append(s, k)
+	}
+	return s
+}
