@@ -27,9 +27,17 @@ func BiasMLPHidden(kind string) int {
 // (the "cpb-log" variant): per axis t = 8*d/(W-1), mapped to
 // sign(t)*log2(|t|+1)/log2(8); layout as ESRPBTable.
 func CPBLogTable(wh, ww int) []float32 {
-	f := func(d, w int) float32 {
-		t := float32(d) / float32(w-1) * 8
-		a := float32(math.Log2(math.Abs(float64(t))+1) / 3)
+	return coordTable(wh, ww, 8, func(a float64) float64 { return math.Log2(a+1) / 3 })
+}
+
+// coordTable lists, for dh in -(wh-1)..wh-1 (outer) and dw in
+// -(ww-1)..ww-1 (inner), the pair (g(span*dh/(wh-1)), g(span*dw/(ww-1)))
+// with g(t) = sign(t)*squash(|t|), computed in float32 as the reference
+// does: [(2wh-1)*(2ww-1)][2].
+func coordTable(wh, ww int, span float32, squash func(float64) float64) []float32 {
+	g := func(d, w int) float32 {
+		t := float32(d) / float32(w-1) * span
+		a := float32(squash(math.Abs(float64(t))))
 		if t < 0 {
 			return -a
 		}
@@ -38,7 +46,7 @@ func CPBLogTable(wh, ww int) []float32 {
 	out := make([]float32, 0, (2*wh-1)*(2*ww-1)*2)
 	for dh := -(wh - 1); dh <= wh-1; dh++ {
 		for dw := -(ww - 1); dw <= ww-1; dw++ {
-			out = append(out, f(dh, wh), f(dw, ww))
+			out = append(out, g(dh, wh), g(dw, ww))
 		}
 	}
 	return out
@@ -66,21 +74,7 @@ func CoordTable(kind string, wh, ww int) []float32 {
 // The result is [(2wh-1)*(2ww-1)][2], the layout of the reference's
 // relative_position_bias_table buffer [1, 2wh-1, 2ww-1, 2].
 func ESRPBTable(wh, ww int) []float32 {
-	f := func(d, w int) float32 {
-		t := float32(d) / float32(w-1) * 3.2
-		a := float32(1 - math.Exp(-math.Abs(float64(t))))
-		if t < 0 {
-			return -a
-		}
-		return a
-	}
-	out := make([]float32, 0, (2*wh-1)*(2*ww-1)*2)
-	for dh := -(wh - 1); dh <= wh-1; dh++ {
-		for dw := -(ww - 1); dw <= ww-1; dw++ {
-			out = append(out, f(dh, wh), f(dw, ww))
-		}
-	}
-	return out
+	return coordTable(wh, ww, 3.2, func(a float64) float64 { return 1 - math.Exp(-a) })
 }
 
 // RelativePositionIndex returns the [n][n] table index (n = wh*ww) of token
