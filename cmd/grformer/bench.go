@@ -92,23 +92,13 @@ Example:
 	macs := cfg.TotalMACs(h, w, true)
 	fmt.Fprintf(stdout, "x%d, LR %dx%d (padded %dx%d) -> %dx%d, %d threads, kernels %s, %.2f GMAC\n",
 		cfg.Scale, w, h, wp, hp, w*cfg.Scale, h*cfg.Scale, th, kernels.Impl(), float64(macs)/1e9)
-	times := make([]float64, 0, *runs)
-	for i := 0; i <= *runs; i++ {
-		t0 := time.Now()
-		if _, err := net.Forward(x, 1, h, w, model.Options{Threads: th}); err != nil {
-			return err
-		}
-		d := time.Since(t0).Seconds()
-		label := fmt.Sprintf("run %d", i)
-		if i == 0 {
-			label = "warm-up"
-		} else {
-			times = append(times, d)
-		}
-		fmt.Fprintf(stdout, "  %-8s %.3f s\n", label, d)
+	best, median, err := timeRuns(stdout, *runs, func(int) error {
+		_, err := net.Forward(x, 1, h, w, model.Options{Threads: th})
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	sort.Float64s(times)
-	best, median := times[0], times[len(times)/2]
 	fmt.Fprintf(stdout, "best %.3f s, median %.3f s, %.1f GFLOP/s effective, peak RSS %s\n",
 		best, median, 2*float64(macs)/best/1e9, peakRSS())
 	return nil
@@ -147,11 +137,25 @@ func benchTrain(stdout io.Writer, scale, batch, patch, threads, runs int, generi
 	macs := cfg.TotalMACs(patch, patch, true) * int64(batch)
 	fmt.Fprintf(stdout, "train step x%d, batch %d of %dx%d LR patches, %d threads, kernels %s, forward %.2f GMAC\n",
 		scale, batch, patch, patch, th, kernels.Impl(), float64(macs)/1e9)
-	var times []float64
+	best, median, err := timeRuns(stdout, runs, func(i int) error {
+		_, err := n.Step(x, y, batch, patch, patch, 0.1, uint64(i))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "best %.3f s, median %.3f s per step, peak RSS %s\n", best, median, peakRSS())
+	return nil
+}
+
+// timeRuns runs f once to warm up and then runs times, printing each
+// duration, and returns the best and the median in seconds.
+func timeRuns(stdout io.Writer, runs int, f func(i int) error) (best, median float64, err error) {
+	times := make([]float64, 0, runs)
 	for i := 0; i <= runs; i++ {
 		t0 := time.Now()
-		if _, err := n.Step(x, y, batch, patch, patch, 0.1, uint64(i)); err != nil {
-			return err
+		if err := f(i); err != nil {
+			return 0, 0, err
 		}
 		d := time.Since(t0).Seconds()
 		label := fmt.Sprintf("run %d", i)
@@ -163,8 +167,7 @@ func benchTrain(stdout io.Writer, scale, batch, patch, threads, runs int, generi
 		fmt.Fprintf(stdout, "  %-8s %.3f s\n", label, d)
 	}
 	sort.Float64s(times)
-	fmt.Fprintf(stdout, "best %.3f s, median %.3f s per step, peak RSS %s\n", times[0], times[len(times)/2], peakRSS())
-	return nil
+	return times[0], times[len(times)/2], nil
 }
 
 // parseSize parses "WxH".
