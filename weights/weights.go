@@ -6,8 +6,8 @@
 // (BSD200, T91 and 23 wallpapers: far less than the paper's DIV2K) for
 // 1,500 iterations of batch 4, 64x64 LR patches, Adam 5e-4 halved at 50%,
 // 80%, 90% and 95% (about 30 minutes on 2 CPU cores). They beat bicubic
-// clearly but are far from the paper's figures (Set5 x2: 38.1 dB after
-// 500,000 iterations on DIV2K). Only x2 ships so far.
+// clearly but are far from what the paper's 500,000 iterations on DIV2K
+// reach. Only x2 ships so far.
 //
 //	light x2: Set5 35.27 dB / 0.9454, Set14 31.47 / 0.8960, B100 30.66 / 0.8778
 //	          (bicubic: 33.67 / 0.9303, 30.23 / 0.8691, 29.56 / 0.8434)
