@@ -16,7 +16,7 @@
 //	dense.go      Dense and Conv3: Linear and 3x3 convolution with packed
 //	              weights on the GEMM micro-kernels (internal/gemm)
 //	conv.go       Im2Col, Conv3x3 (the plain reference of Conv3), weight packing
-//	layout.go     ReflectIndex/ReflectPadCHW, Roll, WindowPartition,
+//	layout.go     ReflectIndex (the padding), Roll, WindowPartition,
 //	              WindowReverse, PixelShuffle (references of the index maps
 //	              the model uses)
 //	impl.go       SetGeneric / Impl: the assembly or the portable Go kernels

@@ -18,22 +18,6 @@ func ReflectIndex(i, n int) int {
 	return i
 }
 
-// ReflectPadCHW pads a planar image src [c, h, w] at the bottom and right to
-// [c, hp, wp] (hp >= h, wp >= w) by reflection (ReflectIndex).
-func ReflectPadCHW(dst, src []float32, c, h, w, hp, wp int) {
-	for ch := 0; ch < c; ch++ {
-		for y := 0; y < hp; y++ {
-			sy := ReflectIndex(y, h)
-			srow := src[(ch*h+sy)*w : (ch*h+sy+1)*w]
-			drow := dst[(ch*hp+y)*wp : (ch*hp+y+1)*wp]
-			copy(drow, srow)
-			for x := w; x < wp; x++ {
-				drow[x] = srow[ReflectIndex(x, w)]
-			}
-		}
-	}
-}
-
 // Roll is torch.roll on an [h, w, c] image along (h, w) by (-sh, -sw):
 // dst[y][x] = src[(y+sh) mod h][(x+sw) mod w]. Use negative sh, sw to roll
 // the other way. dst must not alias src.

@@ -7,6 +7,7 @@ import (
 	"github.com/grformer/grformer/internal/gemm"
 	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
+	"github.com/grformer/grformer/kernels"
 )
 
 // windowChunk is how many windows share one partial sum of the position-bias
@@ -94,9 +95,9 @@ func (n *Net) backward(target []float32) (float64, error) {
 	n.inputGrad = make([]float32, N*c*H*W)
 	for img := range N {
 		for y := range hp {
-			sy := reflect(y, H)
+			sy := kernels.ReflectIndex(y, H)
 			for x := range wp {
-				sx := reflect(x, W)
+				sx := kernels.ReflectIndex(x, W)
 				for ch := range c {
 					n.inputGrad[((img*c+ch)*H+sy)*W+sx] += dxp[(img*P+y*wp+x)*c+ch] * cfg.ImgRange
 				}
@@ -340,16 +341,4 @@ func mulGeluGrad(dx, x []float32, th int) {
 	par.For(len(dx), th, func(_, lo, hi int) {
 		vmath.GELUBackward(dx[lo:hi], x[lo:hi])
 	})
-}
-
-func reflect(i, n int) int {
-	if n == 1 {
-		return 0
-	}
-	p := 2 * (n - 1)
-	i %= p
-	if i >= n {
-		i = p - i
-	}
-	return i
 }
