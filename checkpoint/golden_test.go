@@ -45,7 +45,6 @@ func readMeta(t *testing.T, dir string) goldenMeta {
 func TestGoldenFormatsAgree(t *testing.T) {
 	type tc struct {
 		name      string
-		dir       string
 		pth, st   string
 		shared    bool
 		full      bool // carries relative_position_index and attn_mask

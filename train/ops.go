@@ -1,8 +1,6 @@
 package train
 
 import (
-	"math"
-
 	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
 	"github.com/grformer/grformer/internal/par"
@@ -246,17 +244,6 @@ func lnBwd(dsrc, dy, src []float32, m, c int, g, mean, rstd, dg, db []float32, a
 	par.For(c, th, func(_, lo, hi int) {
 		vmath.LayerNormParamGradCols(dg[lo:hi], db[lo:hi], dy[lo:], src[lo:], c, m, hi-lo, mean, rstd)
 	})
-}
-
-// gelu and its derivative (exact erf form).
-func gelu(x float32) float32 {
-	f := float64(x)
-	return float32(0.5 * f * (1 + math.Erf(f/math.Sqrt2)))
-}
-
-func geluGrad(x float32) float32 {
-	f := float64(x)
-	return float32(0.5*(1+math.Erf(f/math.Sqrt2)) + f*math.Exp(-0.5*f*f)/math.Sqrt(2*math.Pi))
 }
 
 // addInto does dst += src, split over the goroutines.
