@@ -18,6 +18,11 @@ type Sample struct {
 	HFlip     bool
 	VFlip     bool
 	Transpose bool
+	// Flat, when set, replaces the patch by a flat one of colour Color (LR
+	// and HR alike; Image, Top, Left and the flips are then unused): see
+	// Sampler.Flat.
+	Flat  bool
+	Color [3]uint8
 }
 
 // Batch is one iteration's input and target, NCHW float32 in [0, 1]
@@ -38,6 +43,13 @@ type Sampler struct {
 	seed  uint64
 	batch int
 	patch int
+	// Flat is the probability that a sample is a flat patch of a random
+	// colour instead of a cut of a training image. Natural images rarely
+	// put a flat area against the patch border, and a network that never
+	// sees one leaves coloured speckles along the borders of flat images
+	// (the convolutions' zero padding). The draw has its own random
+	// stream, so Flat = 0 gives exactly the batches of before.
+	Flat float64
 }
 
 // NewSampler checks the sizes and returns a sampler over ds.
@@ -110,7 +122,15 @@ func (s *Sampler) sample(k uint64, order []int) Sample {
 	top := int(uintn(r, uint64(lr.H-s.patch+1)))
 	left := int(uintn(r, uint64(lr.W-s.patch+1)))
 	f := r.Uint64()
-	return Sample{Image: img, Top: top, Left: left, HFlip: f&1 != 0, VFlip: f&2 != 0, Transpose: f&4 != 0}
+	sm := Sample{Image: img, Top: top, Left: left, HFlip: f&1 != 0, VFlip: f&2 != 0, Transpose: f&4 != 0}
+	if s.Flat > 0 {
+		fr := newPCG(s.seed, streamFlat, k)
+		if float64(fr.Uint64()>>11)/(1<<53) < s.Flat {
+			c := fr.Uint64()
+			sm.Flat, sm.Color = true, [3]uint8{uint8(c), uint8(c >> 8), uint8(c >> 16)}
+		}
+	}
+	return sm
 }
 
 // Batch returns the batch of iteration iter (1-based).
@@ -130,11 +150,27 @@ func (s *Sampler) Batch(iter int) *Batch {
 		}
 		sm := s.sample(k, order)
 		b.Samples[j] = sm
+		if sm.Flat {
+			fill(b.X[j*3*p*p:(j+1)*3*p*p], sm.Color)
+			fill(b.Y[j*3*ps*ps:(j+1)*3*ps*ps], sm.Color)
+			continue
+		}
 		pr := s.ds.Pairs[sm.Image]
 		cut(b.X[j*3*p*p:(j+1)*3*p*p], pr.LR.Pix, pr.LR.W, pr.LR.H, sm.Top, sm.Left, p, sm)
 		cut(b.Y[j*3*ps*ps:(j+1)*3*ps*ps], pr.HR.Pix, pr.HR.W, pr.HR.H, sm.Top*sc, sm.Left*sc, ps, sm)
 	}
 	return b
+}
+
+// fill sets the 3 planes of dst to the levels of c, scaled to [0, 1].
+func fill(dst []float32, c [3]uint8) {
+	n := len(dst) / 3
+	for ch := range 3 {
+		v := float32(c[ch]) / 255
+		for i := range dst[ch*n : (ch+1)*n] {
+			dst[ch*n+i] = v
+		}
+	}
 }
 
 // cut copies the p x p patch at (top, left) of a 3-plane w x h image into

@@ -50,6 +50,9 @@ type RunConfig struct {
 	EMA float64 `yaml:"ema" json:"ema"`
 	// DropPath is the maximum stochastic-depth rate passed to Step.
 	DropPath float64 `yaml:"drop_path" json:"drop_path"`
+	// Flat is the fraction of samples replaced by flat patches of a
+	// random colour (see Sampler.Flat); 0: none, as the paper.
+	Flat float64 `yaml:"flat" json:"flat,omitempty"`
 	// Val is a benchmark set folder validated every ValEvery iterations
 	// and at the end; empty: no validation.
 	Val string `yaml:"val" json:"val"`
@@ -155,6 +158,8 @@ func (c *RunConfig) Validate() error {
 		return fmt.Errorf("trainer: learning rate %g must be positive", c.LR)
 	case !(c.EMA >= 0 && c.EMA < 1):
 		return fmt.Errorf("trainer: EMA decay %g not in [0, 1)", c.EMA)
+	case !(c.Flat >= 0 && c.Flat <= 1):
+		return fmt.Errorf("trainer: flat fraction %g not in [0, 1]", c.Flat)
 	case !(c.DropPath >= 0 && c.DropPath < 1):
 		return fmt.Errorf("trainer: drop path %g not in [0, 1)", c.DropPath)
 	case c.ValEvery < 0 || c.SaveEvery < 0 || c.LogEvery < 0:
@@ -236,6 +241,8 @@ on the command line override the file. Unknown fields are an error.
     warmup: 0            linear warm-up iterations
   ema: 0                 EMA decay of the weights (e.g. 0.999); 0: off
   drop_path: 0.1         maximum stochastic-depth rate
+  flat: 0                fraction of samples that are flat patches of a
+                         random colour (teaches flat borders; 0: none)
   val: DIR               benchmark set validated during training (e.g. Set5)
   val_every: 5000        validation interval (and at the end)
   save_every: 5000       checkpoint interval (and at the end)

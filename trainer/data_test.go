@@ -316,3 +316,44 @@ func TestPrefetchInOrder(t *testing.T) {
 	}
 	pf.stop()
 }
+
+// Flat samples: drawn at about the asked rate, uniform LR and HR of the
+// drawn colour, and the other samples exactly those of Flat = 0.
+func TestFlatSamples(t *testing.T) {
+	const scale, patch, batch = 2, 4, 8
+	ds := syntheticDataset(scale, 11, 9)
+	plain, _ := NewSampler(ds, 7, batch, patch)
+	s, _ := NewSampler(ds, 7, batch, patch)
+	s.Flat = 0.25
+	flat, total := 0, 0
+	ps := patch * scale
+	for it := 1; it <= 100; it++ {
+		b, pb := s.Batch(it), plain.Batch(it)
+		for j, sm := range b.Samples {
+			total++
+			if !sm.Flat {
+				if sm != pb.Samples[j] {
+					t.Fatalf("iteration %d sample %d: %+v, without flat patches %+v", it, j, sm, pb.Samples[j])
+				}
+				continue
+			}
+			flat++
+			for c := range 3 {
+				want := float32(sm.Color[c]) / 255
+				for _, v := range b.X[(j*3+c)*patch*patch : (j*3+c+1)*patch*patch] {
+					if v != want {
+						t.Fatalf("flat LR value %v, want %v", v, want)
+					}
+				}
+				for _, v := range b.Y[(j*3+c)*ps*ps : (j*3+c+1)*ps*ps] {
+					if v != want {
+						t.Fatalf("flat HR value %v, want %v", v, want)
+					}
+				}
+			}
+		}
+	}
+	if r := float64(flat) / float64(total); r < 0.18 || r > 0.32 {
+		t.Errorf("flat fraction %.3f, want about 0.25", r)
+	}
+}

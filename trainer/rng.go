@@ -6,6 +6,7 @@ const (
 	streamEpoch    uint64 = 0x5851f42d4c957f2d // per-epoch image order
 	streamSample   uint64 = 0x14057b7ef767814f // per-sample patch position and flips
 	streamDropPath uint64 = 0xd1342543de82ef95 // per-iteration drop-path seed
+	streamFlat     uint64 = 0x9fb21c651e98df25 // per-sample flat patch draw
 )
 
 // splitmix64 is a bijective 64-bit mixer (Steele et al.'s SplitMix64

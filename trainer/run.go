@@ -237,6 +237,7 @@ func (r *runner) setup(cfg RunConfig) error {
 	if r.sampler, err = NewSampler(ds, cfg.Seed, cfg.Batch, cfg.Patch); err != nil {
 		return err
 	}
+	r.sampler.Flat = cfg.Flat
 	if cfg.Val != "" {
 		if r.val, err = LoadValSet(cfg.Val, r.mcfg.Scale); err != nil {
 			return err

@@ -65,7 +65,7 @@ Flags given on the command line override the config file. With -resume only
 `
 
 // trainFlags are the flags that decide the weights: not allowed with -resume.
-var trainFlags = []string{"data", "scale", "out", "batch", "patch", "lr", "seed", "config", "init", "ema", "drop-path", "schedule", "warmup"}
+var trainFlags = []string{"data", "scale", "out", "batch", "patch", "lr", "seed", "config", "init", "ema", "drop-path", "flat", "schedule", "warmup"}
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", trainHelp+trainer.ConfigHelp, stderr)
@@ -86,6 +86,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	initFile := fs.String("init", "", "start from these weights (`file` .pth or .safetensors) instead of random ones")
 	ema := fs.Float64("ema", 0, "EMA `decay` of the weights, e.g. 0.999 (0: off)")
 	dropPath := fs.Float64("drop-path", def.DropPath, "maximum stochastic-depth `rate`")
+	flat := fs.Float64("flat", 0, "`fraction` of samples that are flat patches of a random colour (teaches flat image borders)")
 	schedule := fs.String("schedule", "", "learning-rate `schedule`: multistep (default), cosine or constant")
 	warmup := fs.Int("warmup", 0, "linear warm-up `iterations`")
 	threads := fs.Int("threads", 0, "goroutines (0: all cores)")
@@ -155,6 +156,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		over("init", func() { cfg.Init = *initFile })
 		over("ema", func() { cfg.EMA = *ema })
 		over("drop-path", func() { cfg.DropPath = *dropPath })
+		over("flat", func() { cfg.Flat = *flat })
 		over("schedule", func() { cfg.Schedule.Kind = *schedule })
 		over("warmup", func() { cfg.Schedule.Warmup = *warmup })
 		switch {
