@@ -19,7 +19,7 @@
 //	checkpoint               .pth (safe pickle subset) and safetensors I/O
 //	imageio                  image files to float planes and back, safely
 //	resize, metrics, eval    MATLAB-exact bicubic, PSNR/SSIM, benchmark runs
-//	train, trainer           gradients of every layer; the training loop
+//	backprop, training       gradients of every layer; the training loop
 //	cmd/grformer             the command: upscale, eval, info, bench, train, export
 //
 // Dependencies point one way: kernels <- model <- grformer <- cmd. The

@@ -14,7 +14,7 @@ import (
 	"github.com/grformer/grformer"
 	"github.com/grformer/grformer/kernels"
 	"github.com/grformer/grformer/model"
-	"github.com/grformer/grformer/train"
+	"github.com/grformer/grformer/backprop"
 )
 
 func init() {
@@ -117,7 +117,7 @@ func benchTrain(stdout io.Writer, scale, batch, patch, threads, runs int, generi
 	if err != nil {
 		return err
 	}
-	n, err := train.NewNet(cfg, sd)
+	n, err := backprop.NewNet(cfg, sd)
 	if err != nil {
 		return err
 	}

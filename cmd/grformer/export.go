@@ -11,7 +11,7 @@ import (
 
 	"github.com/grformer/grformer/checkpoint"
 	"github.com/grformer/grformer/model"
-	"github.com/grformer/grformer/trainer"
+	"github.com/grformer/grformer/training"
 )
 
 func init() {
@@ -71,9 +71,9 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	in := *weights
 	if st, err := os.Stat(in); err == nil && st.IsDir() {
-		name := trainer.LastFile
+		name := training.LastFile
 		if *useEMA {
-			name = trainer.LastEMAFile
+			name = training.LastEMAFile
 		}
 		in = filepath.Join(in, name)
 	} else if *useEMA {
@@ -93,12 +93,12 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *imgSize > 0 {
 		cfg.ImgSize = *imgSize
 	}
-	out := trainer.ParamsOnly(cfg, sd)
+	out := training.ParamsOnly(cfg, sd)
 	if _, err := model.New(cfg, out); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
 	if !*paramsOnly {
-		if out, err = trainer.FullStateDict(cfg, out); err != nil {
+		if out, err = training.FullStateDict(cfg, out); err != nil {
 			return fmt.Errorf("%s: %w", in, err)
 		}
 	}
@@ -115,8 +115,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 func exportConfig(sd checkpoint.StateDict, info *checkpoint.LoadInfo, configFile string) (cfg model.Config, guessed bool, err error) {
 	derived, derr := model.ConfigFrom(sd)
 	if configFile != "" {
-		rc := trainer.DefaultConfig()
-		if err := trainer.LoadConfigFile(configFile, &rc); err != nil {
+		rc := training.DefaultConfig()
+		if err := training.LoadConfigFile(configFile, &rc); err != nil {
 			return model.Config{}, false, err
 		}
 		if rc.Scale == 0 {
@@ -129,10 +129,10 @@ func exportConfig(sd checkpoint.StateDict, info *checkpoint.LoadInfo, configFile
 		return cfg, false, err
 	}
 	if info != nil {
-		if js, ok := info.Metadata[trainer.ConfigMetaKey]; ok {
+		if js, ok := info.Metadata[training.ConfigMetaKey]; ok {
 			var c model.Config
 			if err := json.Unmarshal([]byte(js), &c); err != nil {
-				return c, false, fmt.Errorf("metadata %s: %w", trainer.ConfigMetaKey, err)
+				return c, false, fmt.Errorf("metadata %s: %w", training.ConfigMetaKey, err)
 			}
 			return c, false, c.Validate()
 		}

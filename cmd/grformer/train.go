@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/grformer/grformer/checkpoint"
-	"github.com/grformer/grformer/trainer"
+	"github.com/grformer/grformer/training"
 )
 
 func init() {
@@ -68,8 +68,8 @@ Flags given on the command line override the config file. With -resume only
 var trainFlags = []string{"data", "scale", "out", "batch", "patch", "lr", "seed", "config", "init", "ema", "drop-path", "flat", "schedule", "warmup"}
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", trainHelp+trainer.ConfigHelp, stderr)
-	def := trainer.DefaultConfig()
+	fs := newFlagSet("train", trainHelp+training.ConfigHelp, stderr)
+	def := training.DefaultConfig()
 	data := fs.String("data", "", "comma-separated `folders` of HR training images")
 	scale := fs.Int("scale", 0, "upscaling `factor` (2, 3 or 4)")
 	iters := fs.Int("iters", 0, "train up to iteration `N` (the total, also when resuming)")
@@ -105,8 +105,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("invalid -threads %d", *threads)
 	}
 
-	var cfg trainer.RunConfig
-	var net trainer.Trainable
+	var cfg training.RunConfig
+	var net training.Trainable
 	if *resume != "" {
 		for _, n := range trainFlags {
 			if set[n] {
@@ -116,7 +116,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if !set["iters"] {
 			return errors.New("-resume needs -iters N: the iteration to train up to")
 		}
-		saved, err := trainer.ReadRun(*resume)
+		saved, err := training.ReadRun(*resume)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	} else {
 		cfg = def
 		if *configFile != "" {
-			if err := trainer.LoadConfigFile(*configFile, &cfg); err != nil {
+			if err := training.LoadConfigFile(*configFile, &cfg); err != nil {
 				return err
 			}
 		}
@@ -202,7 +202,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 
 	show := newTrainProgress(stderr, *quiet)
 	start := time.Now()
-	res, err := trainer.Run(ctx, net, cfg, show.event)
+	res, err := training.Run(ctx, net, cfg, show.event)
 	show.finish()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -211,7 +211,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "train: done, %d iterations in %s; weights in %s\n", res.Iter, time.Since(start).Round(time.Second),
-		filepath.Join(cfg.Dir, trainer.LastFile))
+		filepath.Join(cfg.Dir, training.LastFile))
 	if !math.IsNaN(res.BestPSNR) {
 		fmt.Fprintf(stderr, "train: validation PSNR %.4f dB / SSIM %.4f at the end; best %.4f dB at iteration %d\n",
 			res.ValPSNR, res.ValSSIM, res.BestPSNR, res.BestIter)
@@ -221,7 +221,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 
 // newRunNet builds the network of a new run: the architecture from cfg, the
 // weights from cfg.Init or a fresh initialisation from cfg.Seed.
-func newRunNet(cfg *trainer.RunConfig, threads int, stderr io.Writer) (trainer.Trainable, error) {
+func newRunNet(cfg *training.RunConfig, threads int, stderr io.Writer) (training.Trainable, error) {
 	mcfg, err := cfg.ModelConfig()
 	if err != nil {
 		return nil, err
@@ -237,7 +237,7 @@ func newRunNet(cfg *trainer.RunConfig, threads int, stderr io.Writer) (trainer.T
 			return nil, err
 		}
 	}
-	sd, fresh, err := trainer.InitWeights(mcfg, cfg.Seed, init)
+	sd, fresh, err := training.InitWeights(mcfg, cfg.Seed, init)
 	if err != nil {
 		if cfg.Init != "" {
 			return nil, fmt.Errorf("-init %s: %w", cfg.Init, err)
@@ -298,12 +298,12 @@ func fmtDuration(d time.Duration) string {
 	return fmt.Sprintf("%dm%02ds", m, s)
 }
 
-func (p *trainProgress) event(e trainer.Progress) {
-	if p.quiet && e.Event != trainer.EventWarning {
+func (p *trainProgress) event(e training.Progress) {
+	if p.quiet && e.Event != training.EventWarning {
 		return
 	}
 	switch e.Event {
-	case trainer.EventLoad:
+	case training.EventLoad:
 		if p.tty {
 			fmt.Fprintf(p.w, "\r\033[Kloading training images %d/%d", e.Done, e.Total)
 			p.barOn = true
@@ -313,20 +313,20 @@ func (p *trainProgress) event(e trainer.Progress) {
 		} else if e.Done == e.Total {
 			p.line("train: loaded %d training images", e.Total)
 		}
-	case trainer.EventWarning:
+	case training.EventWarning:
 		p.line("train: warning: %s", e.Message)
-	case trainer.EventLog:
+	case training.EventLog:
 		le := e.Entry
 		s := fmt.Sprintf("train: iter %d/%d  loss %.5f  lr %.3g  %.3g it/s  elapsed %s", le.Iter, e.Iters, le.Loss, le.LR, le.ItPerS, fmtDuration(e.Elapsed))
 		if le.ValPSNR != nil {
 			s += fmt.Sprintf("  val PSNR %.4f SSIM %.4f (%s)", *le.ValPSNR, *le.ValSSIM, le.ValWeights)
 		}
 		p.line("%s", s)
-	case trainer.EventSave:
+	case training.EventSave:
 		if !p.tty && e.Iter > e.Start {
 			p.line("train: saved iteration %d", e.Iter)
 		}
-	case trainer.EventStep:
+	case training.EventStep:
 		if !p.tty || time.Since(p.lastBar) < 200*time.Millisecond && e.Iter != e.Iters {
 			return
 		}

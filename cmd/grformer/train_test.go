@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grformer/grformer/trainer"
+	"github.com/grformer/grformer/training"
 )
 
 func trainCmd(t *testing.T, args ...string) (int, string) {
@@ -94,7 +94,7 @@ func TestTrainCommandResumeExact(t *testing.T) {
 		t.Errorf("output:\n%s", out)
 	}
 	// Flags override the file: batch 2, not the file's 4.
-	st, err := trainer.ReadRun(full)
+	st, err := training.ReadRun(full)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +122,8 @@ func TestTrainCommandResumeExact(t *testing.T) {
 			t.Errorf("%s differs between the resumed and the uninterrupted run", f)
 		}
 	}
-	la, _ := trainer.ReadLog(filepath.Join(full, "log.jsonl"))
-	lb, _ := trainer.ReadLog(filepath.Join(half, "log.jsonl"))
+	la, _ := training.ReadLog(filepath.Join(full, "log.jsonl"))
+	lb, _ := training.ReadLog(filepath.Join(half, "log.jsonl"))
 	if len(la) != len(lb) {
 		t.Fatalf("log lengths %d and %d", len(la), len(lb))
 	}
@@ -173,7 +173,7 @@ func TestTrainCommandInterrupt(t *testing.T) {
 		}
 		return nil
 	})
-	saved, err := trainer.ReadRun(dir)
+	saved, err := training.ReadRun(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

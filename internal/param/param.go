@@ -1,5 +1,5 @@
 // Package param holds the one type shared by the network with gradients
-// (package train) and the training loop (package trainer): a named
+// (package backprop) and the training loop (package training): a named
 // parameter with its gradient.
 package param
 
