@@ -3,8 +3,8 @@ package backprop_test
 import (
 	"fmt"
 
-	"github.com/grformer/grformer/model"
 	"github.com/grformer/grformer/backprop"
+	"github.com/grformer/grformer/model"
 	"github.com/grformer/grformer/training"
 )
 

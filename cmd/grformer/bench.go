@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/grformer/grformer"
+	"github.com/grformer/grformer/backprop"
 	"github.com/grformer/grformer/kernels"
 	"github.com/grformer/grformer/model"
-	"github.com/grformer/grformer/backprop"
 )
 
 func init() {

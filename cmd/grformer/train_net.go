@@ -3,9 +3,9 @@ package main
 // The one call site of package backprop: the lead's network with gradients.
 
 import (
+	"github.com/grformer/grformer/backprop"
 	"github.com/grformer/grformer/checkpoint"
 	"github.com/grformer/grformer/model"
-	"github.com/grformer/grformer/backprop"
 	"github.com/grformer/grformer/training"
 )
 
