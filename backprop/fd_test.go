@@ -10,7 +10,7 @@ import (
 	"github.com/grformer/grformer/model"
 )
 
-func smallCfg(proj, bias string) model.Config {
+func smallCfg(proj model.AttnProj, bias model.PosBias) model.Config {
 	return model.Config{InChans: 3, EmbedDim: 8, Depths: []int{2, 2}, NumHeads: []int{2, 2}, Window: [2]int{4, 8},
 		MLPRatio: 2, Scale: 2, ImgRange: 1, Mean: model.DIV2KMean, ImgSize: 16, AttnProj: proj, PosBias: bias}
 }
@@ -29,8 +29,9 @@ func randSlice(r *rand.Rand, n int, scale float64) []float32 {
 // cropping are exercised) and with drop path active.
 func TestDirectionalDerivative(t *testing.T) {
 	for _, tc := range []struct {
-		proj, bias string
-		drop       float64
+		proj model.AttnProj
+		bias model.PosBias
+		drop float64
 	}{
 		{model.ProjGRL, model.BiasESRPB, 0},
 		{model.ProjGRL, model.BiasESRPB, 0.5},
@@ -38,7 +39,7 @@ func TestDirectionalDerivative(t *testing.T) {
 		{model.ProjQKV, model.BiasCPBLog, 0},
 		{model.ProjGRL, model.BiasNone, 0},
 	} {
-		t.Run(tc.proj+"_"+tc.bias, func(t *testing.T) {
+		t.Run(string(tc.proj)+"_"+string(tc.bias), func(t *testing.T) {
 			cfg := smallCfg(tc.proj, tc.bias)
 			sd, err := model.InitStateDict(cfg, 9)
 			if err != nil {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
-	"strings"
 
 	"github.com/grformer/grformer/checkpoint"
 	"github.com/grformer/grformer/internal/param"
@@ -79,24 +79,26 @@ type blk struct {
 type lin struct{ w, b *param.Param }
 
 // NewNet builds a trainable network with configuration cfg from a state dict
-// holding every parameter (buffers are accepted and ignored: they are
-// derived). The values are copied.
+// holding every parameter (buffers are accepted, checked and ignored: they
+// are derived), checked by model.CheckStateDict. The parameters are those
+// of model.Schema, in its order; the values are copied.
 func NewNet(cfg model.Config, sd checkpoint.StateDict) (*Net, error) {
-	// model.New checks names, shapes and buffers, and is the reference for
-	// the forward pass.
-	if _, err := model.New(cfg, sd); err != nil {
+	if err := model.CheckStateDict(cfg, sd); err != nil {
 		return nil, err
 	}
 	n := &Net{cfg: cfg, byName: map[string]*param.Param{}, geos: map[geoKey]*geometry{}, bufs: map[string][]float32{}}
-	take := func(key string) *param.Param {
-		t := sd[key]
-		p := &param.Param{Name: key, Shape: append([]int(nil), t.Shape...),
-			Data: append([]float32(nil), t.F32...), Grad: make([]float32, len(t.F32))}
+	for _, s := range model.Schema(cfg) {
+		if s.Kind != model.Parameter {
+			continue
+		}
+		t := sd[s.Key]
+		p := &param.Param{Name: s.Key, Shape: slices.Clone(s.Shape),
+			Data: slices.Clone(t.F32), Grad: make([]float32, len(t.F32))}
 		n.params = append(n.params, p)
-		n.byName[key] = p
-		return p
+		n.byName[s.Key] = p
 	}
-	C, half, hid, in := cfg.EmbedDim, cfg.EmbedDim/2, cfg.Hidden(), cfg.InChans
+	take := func(key string) *param.Param { return n.byName[key] }
+	C, in := cfg.EmbedDim, cfg.InChans
 	conv := func(key string, cout, cin int) *conv3 {
 		w, b := take(key+".weight"), take(key+".bias")
 		return &conv3{cin: cin, cout: cout, w: w.Data, b: b.Data, dw: w.Grad, db: b.Grad}
@@ -157,37 +159,7 @@ func NewNet(cfg model.Config, sd checkpoint.StateDict) (*Net, error) {
 	n.normW, n.normB = take("norm.weight"), take("norm.bias")
 	n.convAfter = conv("conv_after_body", C, C)
 	n.upsample = conv("upsample.0", in*cfg.Scale*cfg.Scale, C)
-	_ = half
-	_ = hid
-	// Every parameter the model knows must have been bound.
-	if len(n.params) != countParams(sd) {
-		return nil, fmt.Errorf("backprop: bound %d parameters, the state dict has %d", len(n.params), countParams(sd))
-	}
 	return n, nil
-}
-
-// countParams counts the state dict's entries that are not derivable
-// buffers.
-func countParams(sd checkpoint.StateDict) int {
-	c := 0
-	for k, t := range sd {
-		if !isBuffer(k, t) {
-			c++
-		}
-	}
-	return c
-}
-
-// isBuffer tells the derivable buffers from parameters. The ES-RPB
-// coordinate table relative_position_bias_table is a 4-D buffer; the
-// "table" variant's learned table of the same name is a 2-D parameter.
-func isBuffer(key string, t *checkpoint.Tensor) bool {
-	for _, suf := range []string{"attn.relative_position_index", "attn_mask", "attn.relative_coords_table"} {
-		if strings.HasSuffix(key, suf) {
-			return true
-		}
-	}
-	return strings.HasSuffix(key, "attn.relative_position_bias_table") && len(t.Shape) == 4
 }
 
 // Config returns the network's configuration.

@@ -11,7 +11,10 @@ import (
 // TestVariantsTrain: every attention variant trains: a few Adam steps on a
 // fixed batch lower the loss.
 func TestVariantsTrain(t *testing.T) {
-	for _, tc := range []struct{ proj, bias string }{
+	for _, tc := range []struct {
+		proj model.AttnProj
+		bias model.PosBias
+	}{
 		{model.ProjGRL, model.BiasESRPB},
 		{model.ProjGRL, model.BiasCPBLog},
 		{model.ProjGRL, model.BiasTable},
@@ -20,7 +23,7 @@ func TestVariantsTrain(t *testing.T) {
 		{model.ProjQKV, model.BiasTable},
 		{model.ProjQKV, model.BiasCPBLog},
 	} {
-		t.Run(tc.proj+"_"+tc.bias, func(t *testing.T) {
+		t.Run(string(tc.proj)+"_"+string(tc.bias), func(t *testing.T) {
 			cfg := smallCfg(tc.proj, tc.bias)
 			sd, err := model.InitStateDict(cfg, 3)
 			if err != nil {

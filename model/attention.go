@@ -16,7 +16,7 @@ const (
 )
 
 // BiasMLPHidden is the hidden width of a position-bias MLP variant.
-func BiasMLPHidden(kind string) int {
+func BiasMLPHidden(kind PosBias) int {
 	if kind == BiasCPBLog {
 		return cpbHidden
 	}
@@ -58,7 +58,7 @@ const maskValue = float32(-1e9)
 
 // CoordTable returns the MLP input table of a position-bias variant
 // (ESRPBTable for "esrpb", CPBLogTable for "cpb-log"), nil for the others.
-func CoordTable(kind string, wh, ww int) []float32 {
+func CoordTable(kind PosBias, wh, ww int) []float32 {
 	switch kind {
 	case BiasESRPB:
 		return ESRPBTable(wh, ww)

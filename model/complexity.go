@@ -53,15 +53,14 @@ func (c Config) Costs(h, w int) []Component {
 		comps = append(comps, k)
 		return k
 	}
-	// perPixel adds params and per-pixel MACs to a component.
-	perPixel := func(name string, params int, macs int64) {
+	// perPixel adds per-pixel MACs to a component.
+	perPixel := func(name string, macs int64) {
 		k := get(name, false)
-		k.Params += params
 		k.MACsPadded += macs * Pp
 		k.MACsUnpadded += macs * Pu
 	}
 	conv := func(name string, cout, cinPerGroup int) {
-		perPixel(name, cout*cinPerGroup*9+cout, int64(cout*cinPerGroup*9))
+		perPixel(name, int64(cout*cinPerGroup*9))
 	}
 	conv(CompConvFirst, C, c.InChans)
 	for g, depth := range c.Depths {
@@ -70,11 +69,11 @@ func (c Config) Costs(h, w int) []Component {
 			wh, ww, _, _ := c.BlockWindow(i)
 			n := int64(wh * ww)
 			if c.Proj() == ProjQKV {
-				perPixel(CompQKV, 3*C*C+3*C, int64(3*C*C))
-				perPixel(CompProj, C*C+C, int64(C*C))
+				perPixel(CompQKV, int64(3*C*C))
+				perPixel(CompProj, int64(C*C))
 			} else {
-				perPixel(CompQKV, 6*(half*half+half), int64(6*half*half))
-				perPixel(CompProj, 2*(half*half+half), int64(2*half*half))
+				perPixel(CompQKV, int64(6*half*half))
+				perPixel(CompProj, int64(2*half*half))
 			}
 			// Per window and head, n x n x d; summed over windows and heads
 			// that is n*C per pixel.
@@ -85,26 +84,27 @@ func (c Config) Costs(h, w int) []Component {
 			}
 			rows := (2*wh - 1) * (2*ww - 1)
 			k := get(CompPosBias, false)
-			switch c.Bias() {
-			case BiasESRPB, BiasCPBLog:
-				hid := BiasMLPHidden(c.Bias())
-				k.Params += 2*hid + hid + heads*hid
+			if b := c.Bias(); b == BiasESRPB || b == BiasCPBLog {
+				hid := BiasMLPHidden(b)
 				k.MACsPadded += int64(rows * (2*hid + hid*heads))
 				k.MACsUnpadded += int64(rows * (2*hid + hid*heads))
-			case BiasTable:
-				k.Params += rows * heads
 			}
-			perPixel(CompLogitScale, heads, 0)
-			perPixel(CompNorms, 4*C, 0)
-			perPixel(CompFC1, hid*C+hid, int64(hid*C))
-			perPixel(CompDWConv, 2*(hid*9+hid), int64(2*hid*9))
-			perPixel(CompFC2, C*hid+C, int64(C*hid))
+			perPixel(CompLogitScale, 0)
+			perPixel(CompNorms, 0)
+			perPixel(CompFC1, int64(hid*C))
+			perPixel(CompDWConv, int64(2*hid*9))
+			perPixel(CompFC2, int64(C*hid))
 		}
 		conv(CompGroupConv, C, C)
 	}
-	perPixel(CompNorms, 2*C, 0)
 	conv(CompConvAfterBody, C, C)
 	conv(CompUpsampler, c.InChans*c.Scale*c.Scale, C)
+	// Parameters: every parameter of the schema, in its component.
+	for _, t := range Schema(c) {
+		if t.Kind == Parameter {
+			get(t.Comp, false).Params += t.Numel()
+		}
+	}
 	out := make([]Component, len(comps))
 	for i, k := range comps {
 		out[i] = *k

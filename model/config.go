@@ -28,7 +28,7 @@ type Config struct {
 	// variants; "" means the default):
 	//   "grl"  GRFormer's grouped residual layers q1..v2, proj1, proj2
 	//   "qkv"  one Linear(C, 3C) and one Linear(C, C), the SwinIR / Swin V2 form
-	AttnProj string
+	AttnProj AttnProj
 	// PosBias is the relative position bias added to the logits ("" means
 	// the default):
 	//   "esrpb"    GRFormer's exponential-space bias, MLP 2 -> 128 -> heads, 16*sigmoid
@@ -38,21 +38,27 @@ type Config struct {
 	//   "none"     no position bias
 	// The attention itself stays GRSA's cosine attention with the clamped
 	// logit scale in every variant.
-	PosBias string
+	PosBias PosBias
 }
+
+// AttnProj names an attention projection variant (Config.AttnProj).
+type AttnProj string
+
+// PosBias names a relative position bias variant (Config.PosBias).
+type PosBias string
 
 // Attention projection and position bias variants (Config.AttnProj, PosBias).
 const (
-	ProjGRL    = "grl"
-	ProjQKV    = "qkv"
-	BiasESRPB  = "esrpb"
-	BiasCPBLog = "cpb-log"
-	BiasTable  = "table"
-	BiasNone   = "none"
+	ProjGRL    AttnProj = "grl"
+	ProjQKV    AttnProj = "qkv"
+	BiasESRPB  PosBias  = "esrpb"
+	BiasCPBLog PosBias  = "cpb-log"
+	BiasTable  PosBias  = "table"
+	BiasNone   PosBias  = "none"
 )
 
 // Proj returns AttnProj with the default filled in.
-func (c Config) Proj() string {
+func (c Config) Proj() AttnProj {
 	if c.AttnProj == "" {
 		return ProjGRL
 	}
@@ -60,7 +66,7 @@ func (c Config) Proj() string {
 }
 
 // Bias returns PosBias with the default filled in.
-func (c Config) Bias() string {
+func (c Config) Bias() PosBias {
 	if c.PosBias == "" {
 		return BiasESRPB
 	}

@@ -58,27 +58,24 @@ type block struct {
 type Trace func(name, layout string, data []float32, dims ...int)
 
 // New builds a model with the given configuration from a state dict keyed by
-// the reference's PyTorch names. Every parameter must be present with its
-// exact shape; the derivable buffers (relative_position_bias_table,
-// relative_position_index, attn_mask) are optional and, when present, are
-// checked against what the model computes. Any other key is an error.
+// the reference's PyTorch names, checked against Schema(cfg) by
+// CheckStateDict: every parameter must be present with its exact shape;
+// the derivable buffers are optional and, when present, checked against
+// what the model computes. Any other key is an error.
 func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := CheckStateDict(cfg, sd); err != nil {
 		return nil, err
 	}
-	l := &loader{sd: sd, used: map[string]bool{}}
+	get := func(key string) []float32 { return sd[key].F32 }
 	C, half, hid, in := cfg.EmbedDim, cfg.EmbedDim/2, cfg.Hidden(), cfg.InChans
 	m := &Model{Cfg: cfg, geos: map[geoKey]*geometry{}}
 	conv := func(key string, cout, cin int) *kernels.Conv3 {
-		w := l.take(key+".weight", cout, cin, 3, 3)
-		b := l.take(key+".bias", cout)
-		if l.err != nil {
-			return nil
-		}
-		return kernels.NewConv3(w, b, cout, cin)
+		return kernels.NewConv3(get(key+".weight"), get(key+".bias"), cout, cin)
+	}
+	dense := func(key string, out, in int) *kernels.Dense {
+		return kernels.NewDense(get(key+".weight"), get(key+".bias"), out, in)
 	}
 	m.convFirst = conv("conv_first", C, in)
-	ln100 := float32(math.Log(100))
 	for g, depth := range cfg.Depths {
 		heads := cfg.NumHeads[g]
 		var grp group
@@ -87,15 +84,8 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 			b := &block{heads: heads}
 			b.wh, b.ww, b.sh, b.sw = cfg.BlockWindow(i)
 			n := b.wh * b.ww
-			b.norm1W, b.norm1B = l.take(p+"norm1.weight", C), l.take(p+"norm1.bias", C)
-			b.norm2W, b.norm2B = l.take(p+"norm2.weight", C), l.take(p+"norm2.bias", C)
-			dense := func(key string, out, in int) *kernels.Dense {
-				w, bias := l.take(key+".weight", out, in), l.take(key+".bias", out)
-				if l.err != nil {
-					return nil
-				}
-				return kernels.NewDense(w, bias, out, in)
-			}
+			b.norm1W, b.norm1B = get(p+"norm1.weight"), get(p+"norm1.bias")
+			b.norm2W, b.norm2B = get(p+"norm2.weight"), get(p+"norm2.bias")
 			if cfg.Proj() == ProjQKV {
 				b.qkv, b.proj = dense(p+"attn.qkv", 3*C, C), dense(p+"attn.proj", C, C)
 			} else {
@@ -104,84 +94,46 @@ func New(cfg Config, sd checkpoint.StateDict) (*Model, error) {
 				b.v1, b.v2 = dense(p+"attn.v1", half, half), dense(p+"attn.v2", half, half)
 				b.p1, b.p2 = dense(p+"attn.proj1", half, half), dense(p+"attn.proj2", half, half)
 			}
-			ls := l.take(p+"attn.logit_scale", heads, 1, 1)
-			rows := (2*b.wh - 1) * (2*b.ww - 1)
-			var mlp0W, mlp0B, mlp2W, learned []float32
-			var tableT *checkpoint.Tensor
-			switch cfg.Bias() {
-			case BiasESRPB:
-				mlp0W = l.take(p+"attn.ESRPB_MLP.0.weight", esrpbHidden, 2)
-				mlp0B = l.take(p+"attn.ESRPB_MLP.0.bias", esrpbHidden)
-				mlp2W = l.take(p+"attn.ESRPB_MLP.2.weight", heads, esrpbHidden)
-				tableT = l.buffer(p+"attn.relative_position_bias_table", 1, 2*b.wh-1, 2*b.ww-1, 2)
-			case BiasCPBLog:
-				mlp0W = l.take(p+"attn.cpb_mlp.0.weight", cpbHidden, 2)
-				mlp0B = l.take(p+"attn.cpb_mlp.0.bias", cpbHidden)
-				mlp2W = l.take(p+"attn.cpb_mlp.2.weight", heads, cpbHidden)
-				tableT = l.buffer(p+"attn.relative_coords_table", 1, 2*b.wh-1, 2*b.ww-1, 2)
-			case BiasTable:
-				learned = l.take(p+"attn.relative_position_bias_table", rows, heads)
-			}
 			b.fc1, b.fc2 = dense(p+"mlp.fc1", hid, C), dense(p+"mlp.fc2", C, hid)
-			dw1 := l.take(p+"mlp.dwconv.depthwise_conv.0.weight", hid, 1, 3, 3)
-			b.dw1B = l.take(p+"mlp.dwconv.depthwise_conv.0.bias", hid)
-			dw2 := l.take(p+"mlp.dwconv.depthwise_conv.2.weight", hid, 1, 3, 3)
-			b.dw2B = l.take(p+"mlp.dwconv.depthwise_conv.2.bias", hid)
-			indexT := l.buffer(p+"attn.relative_position_index", n, n)
-			var maskT *checkpoint.Tensor
-			if b.sh != 0 || b.sw != 0 {
-				s := cfg.ImgSize
-				if s%b.wh == 0 && s%b.ww == 0 {
-					maskT = l.buffer(p+"attn_mask", (s/b.wh)*(s/b.ww), n, n)
-				}
-			}
-			if l.err != nil {
-				return nil, l.err
-			}
-			b.dw1W, b.dw2W = kernels.PackDepthwise3x3(dw1, hid), kernels.PackDepthwise3x3(dw2, hid)
+			b.dw1W = kernels.PackDepthwise3x3(get(p+"mlp.dwconv.depthwise_conv.0.weight"), hid)
+			b.dw1B = get(p + "mlp.dwconv.depthwise_conv.0.bias")
+			b.dw2W = kernels.PackDepthwise3x3(get(p+"mlp.dwconv.depthwise_conv.2.weight"), hid)
+			b.dw2B = get(p + "mlp.dwconv.depthwise_conv.2.bias")
 			b.logitScale = make([]float32, heads)
-			for h, v := range ls {
-				b.logitScale[h] = float32(math.Exp(float64(min(v, ln100))))
+			for h, v := range get(p + "attn.logit_scale") {
+				b.logitScale[h] = LogitScale(v)
 			}
 			index := RelativePositionIndex(b.wh, b.ww)
-			if err := checkIndex(p+"attn.relative_position_index", indexT, index); err != nil {
-				return nil, err
-			}
-			if maskT != nil {
-				if err := checkMask(p+"attn_mask", maskT, cfg.ImgSize, b); err != nil {
-					return nil, err
-				}
-			}
 			switch cfg.Bias() {
-			case BiasESRPB, BiasCPBLog:
-				table, name := ESRPBTable(b.wh, b.ww), "relative_position_bias_table"
-				if cfg.Bias() == BiasCPBLog {
-					table, name = CPBLogTable(b.wh, b.ww), "relative_coords_table"
-				}
-				if err := checkTable(p+"attn."+name, tableT, table); err != nil {
-					return nil, err
-				}
-				mlpOut := biasMLP(table, mlp0W, mlp0B, mlp2W, BiasMLPHidden(cfg.Bias()), heads)
+			case BiasESRPB:
+				mlpOut := biasMLP(ESRPBTable(b.wh, b.ww), get(p+"attn.ESRPB_MLP.0.weight"), get(p+"attn.ESRPB_MLP.0.bias"),
+					get(p+"attn.ESRPB_MLP.2.weight"), esrpbHidden, heads)
+				b.bias = ESRPBBias(mlpOut, index, heads, n)
+			case BiasCPBLog:
+				mlpOut := biasMLP(CPBLogTable(b.wh, b.ww), get(p+"attn.cpb_mlp.0.weight"), get(p+"attn.cpb_mlp.0.bias"),
+					get(p+"attn.cpb_mlp.2.weight"), cpbHidden, heads)
 				b.bias = ESRPBBias(mlpOut, index, heads, n) // 16*sigmoid, as Swin V2's CPB too
 			case BiasTable:
-				b.bias = TableBias(learned, index, heads, n)
+				b.bias = TableBias(get(p+"attn.relative_position_bias_table"), index, heads, n)
 			}
 			grp.blocks = append(grp.blocks, b)
 		}
 		grp.conv = conv(fmt.Sprintf("layers.%d.conv", g), C, C)
 		m.groups = append(m.groups, grp)
 	}
-	m.normW, m.normB = l.take("norm.weight", C), l.take("norm.bias", C)
+	m.normW, m.normB = get("norm.weight"), get("norm.bias")
 	m.convAfter = conv("conv_after_body", C, C)
 	m.upsample = conv("upsample.0", in*cfg.Scale*cfg.Scale, C)
-	if l.err != nil {
-		return nil, l.err
-	}
-	if err := l.unexpected(); err != nil {
-		return nil, err
-	}
 	return m, nil
 }
+
+// LogitScale is the multiplier of a head's cosine logits: exp(min(ls,
+// ln 100)), the reference's clamp (spec, "GRSA").
+func LogitScale(ls float32) float32 {
+	return float32(math.Exp(float64(min(ls, ln100))))
+}
+
+var ln100 = float32(math.Log(100))
 
 // Options control one Forward call.
 type Options struct {

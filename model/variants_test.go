@@ -11,7 +11,7 @@ import (
 )
 
 // smallCfg is a fast configuration for variant tests.
-func smallCfg(proj, bias string) Config {
+func smallCfg(proj AttnProj, bias PosBias) Config {
 	return Config{InChans: 3, EmbedDim: 12, Depths: []int{4}, NumHeads: []int{3}, Window: [2]int{4, 8},
 		MLPRatio: 2, Scale: 2, ImgRange: 1, Mean: DIV2KMean, ImgSize: 16, AttnProj: proj, PosBias: bias}
 }
@@ -59,8 +59,8 @@ func perturb(sd checkpoint.StateDict, seed uint64) {
 // TestVariantsBuildAndRun: every variant initialises, derives its config
 // back from its keys, and runs at several sizes with finite output.
 func TestVariantsBuildAndRun(t *testing.T) {
-	for _, proj := range []string{ProjGRL, ProjQKV} {
-		for _, bias := range []string{BiasESRPB, BiasCPBLog, BiasTable, BiasNone} {
+	for _, proj := range []AttnProj{ProjGRL, ProjQKV} {
+		for _, bias := range []PosBias{BiasESRPB, BiasCPBLog, BiasTable, BiasNone} {
 			cfg := smallCfg(proj, bias)
 			sd, err := InitStateDict(cfg, 3)
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 
@@ -158,70 +157,4 @@ func someKeys(sd checkpoint.StateDict) string {
 		ks = ks[:3]
 	}
 	return fmt.Sprint(ks)
-}
-
-// loader takes parameters out of a state dict by PyTorch key, checking shapes
-// and remembering what was used.
-type loader struct {
-	sd   checkpoint.StateDict
-	used map[string]bool
-	err  error
-}
-
-func (l *loader) take(key string, shape ...int) []float32 {
-	if l.err != nil {
-		return nil
-	}
-	t, ok := l.sd[key]
-	if !ok {
-		l.err = fmt.Errorf("model: missing key %s (want shape %v)", key, shape)
-		return nil
-	}
-	l.used[key] = true
-	if !slices.Equal(t.Shape, shape) {
-		l.err = fmt.Errorf("model: key %s has shape %v in the checkpoint, the model wants %v", key, t.Shape, shape)
-		return nil
-	}
-	if t.F32 == nil {
-		l.err = fmt.Errorf("model: key %s has dtype %s, want a floating-point tensor", key, t.DType)
-		return nil
-	}
-	return t.F32
-}
-
-// buffer marks an optional derivable buffer as used and returns it (nil if
-// absent), checking its shape.
-func (l *loader) buffer(key string, shape ...int) *checkpoint.Tensor {
-	if l.err != nil {
-		return nil
-	}
-	t, ok := l.sd[key]
-	if !ok {
-		return nil
-	}
-	l.used[key] = true
-	if !slices.Equal(t.Shape, shape) {
-		l.err = fmt.Errorf("model: buffer %s has shape %v in the checkpoint, the model wants %v", key, t.Shape, shape)
-		return nil
-	}
-	return t
-}
-
-func (l *loader) unexpected() error {
-	var extra []string
-	for k := range l.sd {
-		if !l.used[k] {
-			extra = append(extra, k)
-		}
-	}
-	if len(extra) == 0 {
-		return nil
-	}
-	sort.Strings(extra)
-	more := ""
-	if len(extra) > 5 {
-		more = fmt.Sprintf(" and %d more", len(extra)-5)
-		extra = extra[:5]
-	}
-	return fmt.Errorf("model: unexpected keys in the checkpoint: %v%s (shape of the first: %v)", extra, more, l.sd[extra[0]].Shape)
 }

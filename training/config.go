@@ -84,15 +84,15 @@ type RunConfig struct {
 // ModelSpec changes fields of the light preset (model.Light(scale)); zero
 // values keep the preset's.
 type ModelSpec struct {
-	EmbedDim int     `yaml:"embed_dim" json:"embed_dim,omitempty"`
-	Depths   []int   `yaml:"depths" json:"depths,omitempty"`
-	NumHeads []int   `yaml:"num_heads" json:"num_heads,omitempty"`
-	Window   []int   `yaml:"window" json:"window,omitempty"`
-	MLPRatio float64 `yaml:"mlp_ratio" json:"mlp_ratio,omitempty"`
-	ImgSize  int     `yaml:"img_size" json:"img_size,omitempty"`
-	ImgRange float64 `yaml:"img_range" json:"img_range,omitempty"`
-	AttnProj string  `yaml:"attn_proj" json:"attn_proj,omitempty"`
-	PosBias  string  `yaml:"pos_bias" json:"pos_bias,omitempty"`
+	EmbedDim int            `yaml:"embed_dim" json:"embed_dim,omitempty"`
+	Depths   []int          `yaml:"depths" json:"depths,omitempty"`
+	NumHeads []int          `yaml:"num_heads" json:"num_heads,omitempty"`
+	Window   []int          `yaml:"window" json:"window,omitempty"`
+	MLPRatio float64        `yaml:"mlp_ratio" json:"mlp_ratio,omitempty"`
+	ImgSize  int            `yaml:"img_size" json:"img_size,omitempty"`
+	ImgRange float64        `yaml:"img_range" json:"img_range,omitempty"`
+	AttnProj model.AttnProj `yaml:"attn_proj" json:"attn_proj,omitempty"`
+	PosBias  model.PosBias  `yaml:"pos_bias" json:"pos_bias,omitempty"`
 }
 
 // DefaultConfig is the paper's recipe (spec, "Training recipe") with the

@@ -3,7 +3,6 @@ package training
 import (
 	"context"
 	"image/png"
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -88,57 +87,6 @@ model:
 	}
 }
 
-// The export of a params-only state dict has exactly the keys, shapes,
-// dtypes and buffer values of the reference's full BasicSR checkpoint.
-func TestFullStateDictMatchesGolden(t *testing.T) {
-	for _, c := range []string{"tiny_x2", "tiny_x3", "tiny_x4"} {
-		t.Run(c, func(t *testing.T) {
-			path := filepath.Join("..", "testdata", "golden", c, "weights.pth")
-			golden, err := checkpoint.Load(path)
-			if err != nil {
-				t.Skipf("golden checkpoint: %v", err)
-			}
-			cfg, err := model.ConfigFrom(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			params := ParamsOnly(cfg, golden)
-			if len(params) >= len(golden) {
-				t.Fatalf("ParamsOnly kept %d of %d keys", len(params), len(golden))
-			}
-			full, err := FullStateDict(cfg, params)
-			if err != nil {
-				t.Fatal(err)
-			}
-			compareStateDicts(t, full, golden)
-		})
-	}
-}
-
-func compareStateDicts(t *testing.T, got, want checkpoint.StateDict) {
-	t.Helper()
-	if g, w := got.Keys(), want.Keys(); !slices.Equal(g, w) {
-		t.Fatalf("keys differ:\ngot  %v\nwant %v", g, w)
-	}
-	for k, w := range want {
-		g := got[k]
-		if !slices.Equal(g.Shape, w.Shape) || g.DType != w.DType {
-			t.Errorf("%s: %s %v, want %s %v", k, g.DType, g.Shape, w.DType, w.Shape)
-			continue
-		}
-		for i := range w.I64 {
-			if g.I64[i] != w.I64[i] {
-				t.Fatalf("%s[%d] = %d, want %d", k, i, g.I64[i], w.I64[i])
-			}
-		}
-		for i := range w.F32 {
-			if d := math.Abs(float64(g.F32[i] - w.F32[i])); d > 1e-6 || math.IsNaN(d) {
-				t.Fatalf("%s[%d] = %v, want %v", k, i, g.F32[i], w.F32[i])
-			}
-		}
-	}
-}
-
 func TestWriteWeightsRoundTrip(t *testing.T) {
 	f := newFakeNet(t, 2, 4)
 	dir := t.TempDir()
@@ -203,7 +151,7 @@ func TestInitWeights(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Buffers in the init weights are fine.
-	bufs, _ := Buffers(c2)
+	bufs, _ := model.Buffers(c2)
 	withBufs := checkpoint.StateDict{}
 	for k, v := range x2 {
 		withBufs[k] = v

@@ -93,12 +93,12 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *imgSize > 0 {
 		cfg.ImgSize = *imgSize
 	}
-	out := training.ParamsOnly(cfg, sd)
+	out := model.ParamsOnly(cfg, sd)
 	if _, err := model.New(cfg, out); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
 	if !*paramsOnly {
-		if out, err = training.FullStateDict(cfg, out); err != nil {
+		if out, err = model.FullStateDict(cfg, out); err != nil {
 			return fmt.Errorf("%s: %w", in, err)
 		}
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/grformer/grformer/checkpoint"
 	"github.com/grformer/grformer/model"
-	"github.com/grformer/grformer/training"
 )
 
 const goldenTinyX2 = "../../testdata/golden/tiny_x2/weights.pth"
@@ -55,7 +54,7 @@ func TestExportGoldenParity(t *testing.T) {
 	// A params-only file without metadata: the architecture comes from
 	// -config.
 	paramsOnly := filepath.Join(dir, "params.safetensors")
-	if err := checkpoint.WriteFile(paramsOnly, training.ParamsOnly(cfg, golden)); err != nil {
+	if err := checkpoint.WriteFile(paramsOnly, model.ParamsOnly(cfg, golden)); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "tiny.yaml")
@@ -89,7 +88,7 @@ func TestExportGoldenParity(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, msg)
 	}
 	got, _ = checkpoint.Load(o)
-	exportCompare(t, got, training.ParamsOnly(cfg, golden))
+	exportCompare(t, got, model.ParamsOnly(cfg, golden))
 }
 
 // torchLoad checks the file with PyTorch when python3 and torch are there.
@@ -195,7 +194,7 @@ func TestExportGuessWarns(t *testing.T) {
 	cfg, _ := model.ConfigFrom(golden)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "p.pth")
-	checkpoint.WriteFile(p, training.ParamsOnly(cfg, golden))
+	checkpoint.WriteFile(p, model.ParamsOnly(cfg, golden))
 	code, out := trainCmd(t, "export", "-weights", p, "-o", filepath.Join(dir, "o.pth"))
 	if code != 0 || !strings.Contains(out, "assuming [8 32]") {
 		t.Fatalf("exit %d:\n%s", code, out)

@@ -70,7 +70,7 @@ Examples:
 			return fmt.Errorf("unknown preset %q (have light-x2, light-x3, light-x4)", *preset)
 		}
 		cfg, source = p(), "preset "+*preset
-		cfg.AttnProj, cfg.PosBias = *proj, *bias
+		cfg.AttnProj, cfg.PosBias = model.AttnProj(*proj), model.PosBias(*bias)
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
@@ -193,7 +193,11 @@ func printCompare(stdout io.Writer, base model.Config, w, h int, asJSON bool) er
 	for _, d := range base.Depths {
 		blocks += d
 	}
-	forms := []struct{ name, proj, bias string }{
+	forms := []struct {
+		name string
+		proj model.AttnProj
+		bias model.PosBias
+	}{
 		{"GRSA (grl + esrpb)", model.ProjGRL, model.BiasESRPB},
 		{"qkv + table (SwinIR MSA)", model.ProjQKV, model.BiasTable},
 		{"qkv + cpb-log (Swin V2)", model.ProjQKV, model.BiasCPBLog},
