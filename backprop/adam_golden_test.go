@@ -19,13 +19,12 @@ import (
 // mistakes (eps placement, missing bias correction, wrong beta2), as the
 // golden README says.
 func TestAdamGolden(t *testing.T) {
-	dir := filepath.Join(sharedGolden, "adam_tiny_x2")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("%s not found: ../shared is absent", dir)
-	}
-	n := loadNet(t, filepath.Join(dir, "weights.pth"))
-	in := readNpy(t, filepath.Join(dir, "input.npy"))
-	target := readNpy(t, filepath.Join(dir, "target.npy"))
+	// adam_tiny_x2 starts from grad_tiny_x2's weights and batch (the same
+	// files, kept once in testdata: tiny_x2's weights, grad_tiny_x2's batch).
+	dir := testdataGolden + "/adam_tiny_x2"
+	n := loadNet(t, testdataGolden+"/tiny_x2/weights.pth")
+	in := readNpy(t, testdataGolden+"/grad_tiny_x2/input.npy")
+	target := readNpy(t, testdataGolden+"/grad_tiny_x2/target.npy")
 	var meta struct {
 		Losses []float64 `json:"loss_before_step_f64"`
 	}

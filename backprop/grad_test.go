@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/grformer/grformer/checkpoint"
@@ -13,7 +14,12 @@ import (
 	"github.com/grformer/grformer/model"
 )
 
-const sharedGolden = "../../shared/golden"
+// The tiny golden cases live in testdata so that they always run; the light
+// case is read from ../shared when it is there.
+const (
+	testdataGolden = "../testdata/golden"
+	sharedGolden   = "../../shared/golden"
+)
 
 func loadNet(t testing.TB, path string) *Net {
 	t.Helper()
@@ -49,21 +55,26 @@ func readNpy(t testing.TB, path string) *npy.Array {
 // absolute for all-zero tensors such as clamped logit scales).
 func TestGradientsGolden(t *testing.T) {
 	for _, tc := range []struct {
-		name, weights string
-		slow          bool
+		name, dir string
+		weights   string // path of the weights
+		slow      bool
 	}{
-		{"grad_tiny_x2", "weights.pth", false},
-		{"grad_light_x4", "weights_slim.safetensors", false},
+		// grad_tiny_x2's weights are tiny_x2's (the same file), kept once.
+		{"grad_tiny_x2", testdataGolden + "/grad_tiny_x2", testdataGolden + "/tiny_x2/weights.pth", false},
+		{"grad_light_x4", sharedGolden + "/grad_light_x4", sharedGolden + "/grad_light_x4/weights_slim.safetensors", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(sharedGolden, tc.name)
+			dir := tc.dir
 			if _, err := os.Stat(dir); err != nil {
+				if !strings.HasPrefix(dir, sharedGolden) {
+					t.Fatal(err) // testdata is part of the repository
+				}
 				t.Skipf("%s not found: ../shared is absent", dir)
 			}
 			if tc.slow && testing.Short() {
 				t.Skip("light case; run without -short")
 			}
-			n := loadNet(t, filepath.Join(dir, tc.weights))
+			n := loadNet(t, tc.weights)
 			in := readNpy(t, filepath.Join(dir, "input.npy"))
 			target := readNpy(t, filepath.Join(dir, "target.npy"))
 			N, H, W := in.Shape[0], in.Shape[2], in.Shape[3]

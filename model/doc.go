@@ -1,6 +1,6 @@
 // Package model is the GRFormer network (Li et al., ACM MM 2024) exactly as
 // the reference PyTorch implementation computes it, quirks included. Every
-// step cites ../shared/spec/GRFORMER.md by its section name.
+// step cites docs/SPEC.md (the spec) by its section name.
 //
 // # Map
 //
