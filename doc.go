@@ -11,6 +11,17 @@
 // UpscaleImage keeps what imageio decoded (16 bits, gray, alpha, ICC);
 // UpscalePlanar takes float planes.
 //
+// # Map of this package
+//
+//	load.go      Model, Load, LoadDefault (the shipped weights), FromStateDict
+//	options.go   Options, AlphaMode, defaults, errors, option validation
+//	upscale.go   UpscalePlanar, UpscaleImage, Upscale: the entry points
+//	engine.go    runs the model over tiles and the self-ensemble's
+//	             transforms; the memory estimate of one tile
+//	tiling.go    how an image is cut into tiles and blended back (pure)
+//	ensemble.go  the eight symmetries of the self-ensemble (TTA)
+//	resize.go    Resize: MATLAB's bicubic to any final size (-outscale)
+//
 // # Map of the module
 //
 //	grformer (this package)  the library API: Load, Model, Upscale, tiles, TTA, Resize

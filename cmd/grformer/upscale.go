@@ -108,10 +108,15 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&c.scale, "scale", 0, "expected model `scale`; an error if the weights have another (0: the weights' scale)")
 	fs.Float64Var(&c.outscale, "outscale", 0, "final size `factor` relative to the input (e.g. 1.5 or 3), when it differs from the model's\nscale: the model's output is resized by MATLAB's bicubic with antialiasing (imresize), in float64,\nalpha premultiplied; the size is round(factor*input) (0: the model's scale, no resize)")
 	fs.IntVar(&c.opt.Tile, "tile", 0, "tile side in input `pixels`, rounded up to a multiple of the model's window (0: chosen from -max-memory,\nthe whole image when it fits); 128 or more, with the default overlap, stays within 1/255 of untiled")
-	overlap := fs.Int("tile-overlap", grformer.DefaultTileOverlap, "context in input `pixels` that each tile has beyond the part it contributes (at least the model's window side, 32 for the light models; 0: none, seams show)")
+	fs.IntVar(&c.opt.TileOverlap, "tile-overlap", 0, "context in input `pixels` that each tile has beyond the part it contributes, raised to at least\nthe model's window side (0: the default, 32; -1: none, seams show)")
 	fs.Var(&c.maxMemory, "max-memory", "memory `budget`, e.g. 2GiB, 512MiB, 1.5GB: sets the tile size and the Go memory limit; an image whose\nresult does not fit fails before the model runs")
 	fs.BoolVar(&c.opt.TTA, "tta", false, "self-ensemble: average the 8 flips/rotations (8x the time, a little sharper)")
-	fs.StringVar(&c.opt.Alpha, "alpha", grformer.AlphaModel, "how alpha is upscaled: `model` (as a gray image, sharp) or bicubic (MATLAB's, cheaper)")
+	c.opt.Alpha = grformer.AlphaModel
+	fs.Func("alpha", "how alpha is upscaled: `model` (the default: as a gray image, sharp) or bicubic (MATLAB's, cheaper)", func(v string) error {
+		a, err := grformer.ParseAlphaMode(v)
+		c.opt.Alpha = a
+		return err
+	})
 	fs.Int64Var(&c.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse inputs with more `pixels` than this (checked before decoding)")
 	fs.IntVar(&c.opt.Threads, "threads", 0, "goroutines to use (0: all cores)")
 	if err := parseFlags(fs, args); err != nil {
@@ -120,20 +125,14 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch {
 	case c.quality < 1 || c.quality > 100:
 		return fmt.Errorf("-quality %d out of range 1-100", c.quality)
-	case *overlap < 0:
-		return fmt.Errorf("-tile-overlap %d is negative", *overlap)
+	case c.opt.TileOverlap < grformer.NoTileOverlap:
+		return fmt.Errorf("-tile-overlap %d: want a context in pixels, 0 for the default or -1 for none", c.opt.TileOverlap)
 	case c.opt.Tile < 0:
 		return fmt.Errorf("-tile %d is negative (0 chooses it from -max-memory)", c.opt.Tile)
 	case c.outscale < 0 || math.IsNaN(c.outscale) || math.IsInf(c.outscale, 0):
 		return fmt.Errorf("-outscale %v: want a positive factor", c.outscale)
-	case c.opt.Alpha != grformer.AlphaModel && c.opt.Alpha != grformer.AlphaBicubic:
-		return fmt.Errorf("-alpha %q: want model or bicubic", c.opt.Alpha)
 	case c.maxMemory <= 0:
 		return fmt.Errorf("-max-memory must be positive")
-	}
-	c.opt.TileOverlap = *overlap
-	if *overlap == 0 {
-		c.opt.TileOverlap = -1 // the library's "none"
 	}
 	if c.format != "" {
 		f, err := outFormat(c.format)

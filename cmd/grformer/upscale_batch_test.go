@@ -514,7 +514,8 @@ func TestUpscaleOptionFlags(t *testing.T) {
 		opt  grformer.Options
 	}{
 		{[]string{"-tile", "48", "-tile-overlap", "8"}, grformer.Options{Tile: 48, TileOverlap: 8}},
-		{[]string{"-tile", "32", "-tile-overlap", "0"}, grformer.Options{Tile: 32, TileOverlap: -1}},
+		{[]string{"-tile", "32", "-tile-overlap", "-1"}, grformer.Options{Tile: 32, TileOverlap: grformer.NoTileOverlap}},
+		{[]string{"-tile", "96", "-tile-overlap", "0"}, grformer.Options{Tile: 96}},
 		{[]string{"-tta"}, grformer.Options{TTA: true}},
 		{[]string{"-alpha", "bicubic"}, grformer.Options{Alpha: grformer.AlphaBicubic}},
 		{[]string{"-max-memory", "8MiB"}, grformer.Options{MaxMemory: 8 << 20}},
