@@ -16,6 +16,7 @@ type engine struct {
 	threads int
 	ty, tx  int // LR tile size, multiples of the pad multiple or the padded size
 	overlap int
+	border  int // k: LR pixels of reflected context before the image (top, left)
 	tta     bool
 
 	progress    func(done, total int)
@@ -28,12 +29,12 @@ type engine struct {
 func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64, passes int, progress func(done, total int)) (*engine, error) {
 	cfg := m.net.Cfg
 	p := cfg.PadMultiple()
-	hp, wp := cfg.PaddedSize(h, w)
+	hp, wp := r.frame(cfg, h, w)
 	if r.overlap > 0 && r.overlap < p {
 		r.overlap = p // at least one window of context (Options.TileOverlap)
 	}
 	minTile := roundUp(minOverlap(r.overlap)+p, p)
-	e := &engine{m: m, ctx: ctx, threads: r.threads, overlap: r.overlap, tta: r.tta, progress: progress}
+	e := &engine{m: m, ctx: ctx, threads: r.threads, overlap: r.overlap, border: r.border, tta: r.tta, progress: progress}
 	if r.tile > 0 {
 		t := roundUp(r.tile, p)
 		e.ty, e.tx = min(t, hp), min(t, wp)
@@ -71,7 +72,7 @@ func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64
 	for _, t := range e.transforms() {
 		ty, tx := e.tileFor(t)
 		th, tw := t.dims(h, w)
-		hp, wp := cfg.PaddedSize(th, tw)
+		hp, wp := r.frame(cfg, th, tw)
 		e.total += passes * tilesAlong(hp, ty, e.overlap, p) * tilesAlong(wp, tx, e.overlap, p)
 	}
 	return e, nil
@@ -105,10 +106,13 @@ func (e *engine) pass(src []float32, srcC, h, w int, dst []float32, gray bool) e
 	inv := 1 / float32(len(ts))
 	for _, t := range ts {
 		th, tw := t.dims(h, w)
-		hp, wp := cfg.PaddedSize(th, tw)
+		k := e.border
+		hp, wp := cfg.PaddedSize(th+2*k, tw+2*k)
 		tr, tc := e.tileFor(t)
-		rows := planAxis(th, hp, tr, e.overlap, p, s)
-		cols := planAxis(tw, wp, tc, e.overlap, p, s)
+		// Tiles cover the frame up to the image's end, k + th (k + tw); the
+		// first k*s output rows (columns) are context and dropped.
+		rows := planAxis(k+th, hp, tr, e.overlap, p, s)
+		cols := planAxis(k+tw, wp, tc, e.overlap, p, s)
 		ty, tx := rows.size, cols.size
 		in := make([]float32, 3*ty*tx)
 		for ri, r0 := range rows.starts {
@@ -121,7 +125,7 @@ func (e *engine) pass(src []float32, srcC, h, w int, dst []float32, gray bool) e
 				if err != nil {
 					return err
 				}
-				e.accumulate(dst, gray, h*s, w*s, out, t, ty*s, tx*s, r0*s, c0*s,
+				e.accumulate(dst, gray, h*s, w*s, out, t, ty*s, tx*s, (r0-k)*s, (c0-k)*s,
 					rows.weights[ri], cols.weights[ci], inv)
 				e.done++
 				if e.progress != nil {
@@ -133,17 +137,18 @@ func (e *engine) pass(src []float32, srcC, h, w int, dst []float32, gray bool) e
 	return nil
 }
 
-// extract fills in, [3][ty][tx], with the tile at (r0, c0) of the image
-// seen through transform t and reflect-padded at the bottom and right.
+// extract fills in, [3][ty][tx], with the tile at (r0, c0) of the frame:
+// the image seen through transform t, after e.border reflected pixels at
+// the top and left, and reflect-padded at the bottom and right.
 func (e *engine) extract(in, src []float32, srcC, h, w int, t transform, r0, c0, ty, tx int) {
 	th, tw := t.dims(h, w)
 	n := h * w
 	cols := make([]int, tx)
 	for j := range cols {
-		cols[j] = kernels.ReflectIndex(c0+j, tw)
+		cols[j] = kernels.ReflectIndex(c0+j-e.border, tw)
 	}
 	for i := range ty {
-		a := kernels.ReflectIndex(r0+i, th)
+		a := kernels.ReflectIndex(r0+i-e.border, th)
 		for j, b := range cols {
 			y, x := t.src(a, b, th, tw)
 			k := y*w + x
@@ -160,28 +165,38 @@ func (e *engine) extract(in, src []float32, srcC, h, w int, t transform, r0, c0,
 
 // accumulate adds the weighted tile output out, [3][oy][ox] at (Y0, X0) of
 // the transformed output frame, into dst (H x W planes of the untransformed
-// output), keeping the part inside the image.
+// output), keeping the part inside the image: rows and columns before it
+// (Y0, X0 < 0: the border context) are dropped.
 func (e *engine) accumulate(dst []float32, gray bool, H, W int, out []float32, t transform, oy, ox, Y0, X0 int, wy, wx []float32, scale float32) {
 	TH, TW := t.dims(H, W)
-	_ = TW
 	N, on := H*W, oy*ox
+	x0 := max(0, -X0) // first kept column of the tile
+	if x0 >= len(wx) {
+		return
+	}
 	for yk, wyv := range wy {
 		Y := Y0 + yk
-		sy, sx := t.src(Y, X0, TH, TW)
+		if Y < 0 {
+			continue
+		}
+		sy, sx := t.src(Y, X0+x0, TH, TW)
 		base := sy*W + sx
-		sy1, sx1 := t.src(Y, X0+1, TH, TW)
-		stride := sy1*W + sx1 - base
+		stride := 0
+		if x0+1 < len(wx) {
+			sy1, sx1 := t.src(Y, X0+x0+1, TH, TW)
+			stride = sy1*W + sx1 - base
+		}
 		wyv *= scale
-		r0, r1, r2 := out[yk*ox:], out[on+yk*ox:], out[2*on+yk*ox:]
+		r0, r1, r2 := out[yk*ox+x0:], out[on+yk*ox+x0:], out[2*on+yk*ox+x0:]
 		if gray {
 			d := dst[:N]
-			for xk, wxv := range wx {
+			for xk, wxv := range wx[x0:] {
 				d[base+xk*stride] += wyv * wxv * (r0[xk] + r1[xk] + r2[xk]) / 3
 			}
 			continue
 		}
 		d0, d1, d2 := dst[:N], dst[N:2*N], dst[2*N:3*N]
-		for xk, wxv := range wx {
+		for xk, wxv := range wx[x0:] {
 			k, f := base+xk*stride, wyv*wxv
 			d0[k] += f * r0[xk]
 			d1[k] += f * r1[xk]

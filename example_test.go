@@ -67,7 +67,7 @@ func ExampleModel_Upscale_options() {
 	}
 	fmt.Printf("%v in %d forward passes\n", out.Bounds().Size(), passes)
 	// Output:
-	// (400,240) in 16 forward passes
+	// (400,240) in 32 forward passes
 }
 
 // Files keep their depth, gray-ness, alpha and ICC profile through

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/grformer/grformer/imageio"
+	"github.com/grformer/grformer/kernels"
 	"github.com/grformer/grformer/model"
 	"github.com/grformer/grformer/resize"
 )
@@ -197,12 +198,13 @@ func TestTiledMatchesUntiled(t *testing.T) {
 }
 
 // TestUntiledIsExact: an image that fits one tile goes through the model
-// as one forward pass, bit for bit.
+// as one forward pass, bit for bit (without border context: exactly the
+// reference's forward pass).
 func TestUntiledIsExact(t *testing.T) {
 	for _, name := range []string{"tiny_x2", "tiny_x3", "tiny_x4"} {
 		m := loadTiny(t, name)
 		img := crop(photo(t), 37, 21)
-		got, err := m.UpscalePlanar(context.Background(), img.Pix, img.H, img.W, Options{})
+		got, err := m.UpscalePlanar(context.Background(), img.Pix, img.H, img.W, Options{BorderContext: NoBorderContext})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,6 +215,46 @@ func TestUntiledIsExact(t *testing.T) {
 		clamp01(want)
 		if w, _ := diff(got, want); w != 0 {
 			t.Errorf("%s: differs from the forward pass by %g", name, w)
+		}
+	}
+}
+
+// TestBorderContext: the default border context is the forward pass on the
+// frame (the image continued by reflection, DefaultBorderContext pixels
+// before it, to the window multiple after it), cropped: bit for bit.
+func TestBorderContext(t *testing.T) {
+	k := DefaultBorderContext
+	for _, name := range []string{"tiny_x2", "tiny_x3", "tiny_x4"} {
+		m := loadTiny(t, name)
+		s := m.Scale()
+		img := crop(photo(t), 37, 21)
+		h, w := img.H, img.W
+		hp, wp := m.Config().PaddedSize(h+2*k, w+2*k)
+		frame := make([]float32, 3*hp*wp)
+		for c := range 3 {
+			for y := range hp {
+				for x := range wp {
+					frame[(c*hp+y)*wp+x] = img.Pix[(c*h+kernels.ReflectIndex(y-k, h))*w+kernels.ReflectIndex(x-k, w)]
+				}
+			}
+		}
+		full, err := m.Net().Forward(frame, 1, hp, wp, model.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, 3*h*s*w*s)
+		for c := range 3 {
+			for y := range h * s {
+				copy(want[(c*h*s+y)*w*s:(c*h*s+y+1)*w*s], full[(c*hp*s+k*s+y)*wp*s+k*s:])
+			}
+		}
+		clamp01(want)
+		got, err := m.UpscalePlanar(context.Background(), img.Pix, h, w, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := diff(got, want); d != 0 {
+			t.Errorf("%s: differs from the forward pass on the frame by %g", name, d)
 		}
 	}
 }
@@ -228,7 +270,7 @@ func TestAutoTile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hp, wp := m.Config().PaddedSize(img.H, img.W)
+	hp, wp := resolved{border: DefaultBorderContext}.frame(m.Config(), img.H, img.W)
 	fixed := int64(4 * 3 * img.W * img.H * 4)
 	for _, tc := range []struct {
 		name      string

@@ -127,7 +127,8 @@ func TestProgress(t *testing.T) {
 		total int
 	}{
 		{"whole", base, Options{}, 1},
-		{"tiles", base, Options{Tile: 32, TileOverlap: 2}, 2}, // 32x40 padded, overlap raised to 8: 1 row x 2 cols
+		{"tiles", base, Options{Tile: 32, TileOverlap: 2, BorderContext: NoBorderContext}, 2}, // 32x40 padded, overlap raised to 8: 1 row x 2 cols
+		{"tiles, border context", base, Options{Tile: 32, TileOverlap: 2}, 12},                // 46x56 frame padded to 48x56: 3 x 4 tiles
 		{"tta", base, Options{TTA: true}, 8},
 		{"alpha model", &alpha, Options{}, 2},
 		{"alpha bicubic", &alpha, Options{Alpha: AlphaBicubic}, 1},

@@ -135,7 +135,7 @@ Examples:
 		if err != nil {
 			return err
 		}
-		method = &modelMethod{m: m, name: filepath.Base(*weights), opt: grformer.Options{Threads: *threads}}
+		method = &modelMethod{m: m, name: filepath.Base(*weights), opt: grformer.Options{Threads: *threads, BorderContext: grformer.NoBorderContext}}
 		for _, s := range scaleList {
 			if s != m.Scale() {
 				return fmt.Errorf("-scale %d does not match the model, which upscales x%d", s, m.Scale())

@@ -111,6 +111,7 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&c.opt.TileOverlap, "tile-overlap", 0, "context in input `pixels` that each tile has beyond the part it contributes, raised to at least\nthe model's window side (0: the default, 32; -1: none, seams show)")
 	fs.Var(&c.maxMemory, "max-memory", "memory `budget`, e.g. 2GiB, 512MiB, 1.5GB: sets the tile size and the Go memory limit; an image whose\nresult does not fit fails before the model runs")
 	fs.BoolVar(&c.opt.TTA, "tta", false, "self-ensemble: average the 8 flips/rotations (8x the time, a little sharper)")
+	fs.IntVar(&c.opt.BorderContext, "border-context", 0, "reflected context in input `pixels` given to the image's edges and cropped off, so that\nthe model's zero padding never touches the image (0: the default, 8; -1: none, the reference's plain forward pass)")
 	c.opt.Alpha = grformer.AlphaModel
 	fs.Func("alpha", "how alpha is upscaled: `model` (the default: as a gray image, sharp) or bicubic (MATLAB's, cheaper)", func(v string) error {
 		a, err := grformer.ParseAlphaMode(v)
@@ -127,6 +128,8 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("-quality %d out of range 1-100", c.quality)
 	case c.opt.TileOverlap < grformer.NoTileOverlap:
 		return fmt.Errorf("-tile-overlap %d: want a context in pixels, 0 for the default or -1 for none", c.opt.TileOverlap)
+	case c.opt.BorderContext < grformer.NoBorderContext:
+		return fmt.Errorf("-border-context %d: want a context in pixels, 0 for the default or -1 for none", c.opt.BorderContext)
 	case c.opt.Tile < 0:
 		return fmt.Errorf("-tile %d is negative (0 chooses it from -max-memory)", c.opt.Tile)
 	case c.outscale < 0 || math.IsNaN(c.outscale) || math.IsInf(c.outscale, 0):

@@ -517,6 +517,8 @@ func TestUpscaleOptionFlags(t *testing.T) {
 		{[]string{"-tile", "32", "-tile-overlap", "-1"}, grformer.Options{Tile: 32, TileOverlap: grformer.NoTileOverlap}},
 		{[]string{"-tile", "96", "-tile-overlap", "0"}, grformer.Options{Tile: 96}},
 		{[]string{"-tta"}, grformer.Options{TTA: true}},
+		{[]string{"-border-context", "-1"}, grformer.Options{BorderContext: grformer.NoBorderContext}},
+		{[]string{"-border-context", "3"}, grformer.Options{BorderContext: 3}},
 		{[]string{"-alpha", "bicubic"}, grformer.Options{Alpha: grformer.AlphaBicubic}},
 		{[]string{"-max-memory", "8MiB"}, grformer.Options{MaxMemory: 8 << 20}},
 	} {
@@ -715,7 +717,7 @@ func TestUpscaleHelp(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, f := range []string{"weights", "o", "suffix", "format", "quality", "overwrite", "scale", "outscale",
-		"tile", "tile-overlap", "max-memory", "tta", "alpha", "max-pixels", "threads"} {
+		"tile", "tile-overlap", "border-context", "max-memory", "tta", "alpha", "max-pixels", "threads"} {
 		if !strings.Contains(stderr, "\n  -"+f+" ") && !strings.Contains(stderr, "\n  -"+f+"\n") {
 			t.Errorf("-h does not explain -%s", f)
 		}

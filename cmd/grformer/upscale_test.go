@@ -60,7 +60,8 @@ func TestUpscalePNG(t *testing.T) {
 			in, out := filepath.Join(dir, "in.png"), filepath.Join(dir, "out.png")
 			h, w := writeGoldenPNG(t, in, filepath.Join(cdir, "input.npy"), tc.depth)
 			weights := filepath.Join(cdir, "weights.pth")
-			if code, _, stderr := runCmd(t, "upscale", "-weights", weights, in, out); code != 0 {
+			// -border-context -1: exactly the reference's forward pass.
+			if code, _, stderr := runCmd(t, "upscale", "-border-context", "-1", "-weights", weights, in, out); code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
 			f, err := os.Open(out)
@@ -92,7 +93,7 @@ func TestUpscalePNG(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := m.UpscalePlanar(context.Background(), src.Pix, h, w, grformer.Options{})
+			want, err := m.UpscalePlanar(context.Background(), src.Pix, h, w, grformer.Options{BorderContext: grformer.NoBorderContext})
 			if err != nil {
 				t.Fatal(err)
 			}
