@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // Benchmarks of the model's shape (120 channels), one goroutine, every implementation
@@ -36,10 +38,10 @@ func benchOne(b *testing.B, h, w, c int, acc bool, f func(dst, src, wp, bias []f
 
 // benchConv runs every implementation available here and the reference, in one run.
 func benchConv(b *testing.B, h, w, c int, acc bool) {
-	for _, name := range Impls() {
+	for _, name := range cpu.Impls() {
 		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
+			prev, _ := cpu.SetImpl(name)
+			defer cpu.SetImpl(prev)
 			benchOne(b, h, w, c, acc, func(dst, src, wp, bias []float32) {
 				Conv3x3(dst, src, h, w, c, wp, bias, 0, h, acc)
 			})

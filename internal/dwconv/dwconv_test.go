@@ -6,19 +6,21 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // forEachImpl runs f once per implementation this machine supports, forcing it.
 func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	for _, name := range Impls() {
+	for _, name := range cpu.Impls() {
 		t.Run(name, func(t *testing.T) {
-			prev, err := SetImpl(name)
+			prev, err := cpu.SetImpl(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer SetImpl(prev)
-			if Impl() != name {
-				t.Fatalf("Impl() = %q after SetImpl(%q)", Impl(), name)
+			defer cpu.SetImpl(prev)
+			if cpu.Impl() != name {
+				t.Fatalf("cpu.Impl() = %q after cpu.SetImpl(%q)", cpu.Impl(), name)
 			}
 			f(t)
 		})
@@ -243,19 +245,4 @@ func TestEmptyAndPanics(t *testing.T) {
 	mustPanic("short bias", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, make([]float32, 3), 0, 2, false) })
 	mustPanic("rows", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 1, 3, false) })
 	mustPanic("reversed rows", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 2, 1, false) })
-}
-
-func TestSetGeneric(t *testing.T) {
-	prev := SetGeneric(true)
-	if Impl() != "generic" {
-		t.Errorf("Impl() = %q after SetGeneric(true)", Impl())
-	}
-	SetGeneric(false)
-	if Impl() != Impls()[0] {
-		t.Errorf("Impl() = %q after SetGeneric(false), want %q", Impl(), Impls()[0])
-	}
-	SetGeneric(prev)
-	if _, err := SetImpl("nope"); err == nil {
-		t.Error("SetImpl accepted an unknown name")
-	}
 }

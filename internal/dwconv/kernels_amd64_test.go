@@ -18,7 +18,7 @@ func TestGroupSizes(t *testing.T) {
 	sizes := map[string][]int{"avx512": {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "avx2": {1, 2, 3, 4, 5}}
 	forEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
-		for _, g := range sizes[Impl()] {
+		for _, g := range sizes[cpu.Impl()] {
 			p512, p256 = g, g
 			for _, tb := range []int{1, 1 << 30} {
 				tileBytes = tb
@@ -59,8 +59,8 @@ func TestStreamPath(t *testing.T) {
 		t.Skip("no AVX-512")
 	}
 	defer func(v int) { streamBytes = v }(streamBytes)
-	prev, _ := SetImpl("avx512")
-	defer SetImpl(prev)
+	prev, _ := cpu.SetImpl("avx512")
+	defer cpu.SetImpl(prev)
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, sb := range []int{0, 1 << 40} {
 		streamBytes = sb
@@ -85,8 +85,8 @@ func BenchmarkStream(b *testing.B) {
 		}{{"zmm", 1 << 40}, {"ymm", 0}} {
 			b.Run(fmt.Sprintf("%dx%d_%.1fMiB/%s", sz[0], sz[1], float64(8*120*sz[0]*sz[1])/(1<<20), k.name), func(b *testing.B) {
 				streamBytes = k.sb
-				prev, _ := SetImpl("avx512")
-				defer SetImpl(prev)
+				prev, _ := cpu.SetImpl("avx512")
+				defer cpu.SetImpl(prev)
 				benchOne(b, sz[0], sz[1], 120, false, func(dst, src, wp, bias []float32) {
 					Conv3x3(dst, src, sz[0], sz[1], 120, wp, bias, 0, sz[0], false)
 				})

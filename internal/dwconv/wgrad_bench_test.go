@@ -3,6 +3,8 @@ package dwconv
 import (
 	"fmt"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // benchWG runs WeightGrad on every implementation available here and the reference, in one
@@ -11,10 +13,10 @@ func benchWG(b *testing.B, h, w, c int) {
 	run := func(b *testing.B, f func(dw, db, ddst, src []float32)) {
 		benchOne(b, h, w, c, false, func(ddst, src, dw, db []float32) { f(dw, db, ddst, src) })
 	}
-	for _, name := range Impls() {
+	for _, name := range cpu.Impls() {
 		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
+			prev, _ := cpu.SetImpl(name)
+			defer cpu.SetImpl(prev)
 			run(b, func(dw, db, ddst, src []float32) { WeightGrad(dw, db, ddst, src, h, w, c, 0, h) })
 		})
 	}

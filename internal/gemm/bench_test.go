@@ -3,16 +3,18 @@ package gemm
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // Benchmarks of the model's shapes, one goroutine, every implementation available here.
 // Names give M×N×K of one product; "48x" means 16 windows × 3 heads per op.
 
 func benchImpls(b *testing.B, flops float64, f func()) {
-	for _, name := range Impls() {
+	for _, name := range cpu.Impls() {
 		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
+			prev, _ := cpu.SetImpl(name)
+			defer cpu.SetImpl(prev)
 			f()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

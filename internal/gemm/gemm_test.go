@@ -6,19 +6,21 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // forEachImpl runs f once per implementation this machine supports, forcing it.
 func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	for _, name := range Impls() {
+	for _, name := range cpu.Impls() {
 		t.Run(name, func(t *testing.T) {
-			prev, err := SetImpl(name)
+			prev, err := cpu.SetImpl(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer SetImpl(prev)
-			if Impl() != name {
-				t.Fatalf("Impl() = %q after SetImpl(%q)", Impl(), name)
+			defer cpu.SetImpl(prev)
+			if cpu.Impl() != name {
+				t.Fatalf("cpu.Impl() = %q after cpu.SetImpl(%q)", cpu.Impl(), name)
 			}
 			f(t)
 		})
@@ -255,25 +257,6 @@ func TestShortSlicePanics(t *testing.T) {
 		}
 	}()
 	NT(3, 3, 3, make([]float32, 8), 3, make([]float32, 9), 3, make([]float32, 9), 3, false)
-}
-
-func TestSetGeneric(t *testing.T) {
-	start := Impl()
-	SetGeneric(true)
-	if Impl() != "generic" {
-		t.Fatalf("Impl() = %q after SetGeneric(true)", Impl())
-	}
-	if prev := SetGeneric(false); !prev {
-		t.Fatal("SetGeneric(false) did not report generic as previous")
-	}
-	if Impl() != Impls()[0] {
-		t.Fatalf("Impl() = %q after SetGeneric(false), want %q", Impl(), Impls()[0])
-	}
-	SetImpl(start)
-	if _, err := SetImpl("nope"); err == nil {
-		t.Fatal("SetImpl accepted an unknown name")
-	}
-	t.Logf("implementations here: %v", Impls())
 }
 
 func TestConcurrentPackedMul(t *testing.T) {

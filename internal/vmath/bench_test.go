@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // Benchmarks of the model's shapes, one goroutine, every implementation available here and the
@@ -25,10 +27,10 @@ func benchImpls(b *testing.B, values int, ref, f func()) {
 		// The machine is shared: the fastest call is the figure that says what the kernel does.
 		b.ReportMetric(float64(values)/float64(best.Nanoseconds()), "best-values/ns")
 	}
-	for _, name := range Impls() {
+	for _, name := range cpu.Impls() {
 		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
+			prev, _ := cpu.SetImpl(name)
+			defer cpu.SetImpl(prev)
 			run(b, f)
 		})
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // Tests of grad.go: every implementation against the float64 references, every slice against a
@@ -170,7 +172,7 @@ func TestLayerNormAddRows(t *testing.T) {
 						}
 					}
 					// With mul = 1, the assembly kernels add the value LayerNormRows stores.
-					if mul == 1 && Impl() != "generic" {
+					if mul == 1 && cpu.Impl() != "generic" {
 						y := make([]float32, m*c)
 						LayerNormRows(y, x, m, c, gamma, beta, eps, nil, nil)
 						for i := range y {

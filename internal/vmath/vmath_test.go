@@ -8,19 +8,21 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
 )
 
 // forEachImpl runs f once per implementation this machine supports, forcing it.
 func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	for _, name := range Impls() {
+	for _, name := range cpu.Impls() {
 		t.Run(name, func(t *testing.T) {
-			prev, err := SetImpl(name)
+			prev, err := cpu.SetImpl(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer SetImpl(prev)
-			if Impl() != name {
-				t.Fatalf("Impl() = %q after SetImpl(%q)", Impl(), name)
+			defer cpu.SetImpl(prev)
+			if cpu.Impl() != name {
+				t.Fatalf("cpu.Impl() = %q after cpu.SetImpl(%q)", cpu.Impl(), name)
 			}
 			f(t)
 		})
@@ -545,24 +547,6 @@ func TestPanics(t *testing.T) {
 	ScaleBiasSoftmaxRows(nil, 0, 0, 0, 1, nil, 0, nil, nil)
 	Exp(nil, nil)
 	GELU(nil)
-}
-
-func TestSetGeneric(t *testing.T) {
-	start := Impl()
-	SetGeneric(true)
-	if Impl() != "generic" {
-		t.Fatalf("Impl() = %q after SetGeneric(true)", Impl())
-	}
-	if prev := SetGeneric(false); !prev {
-		t.Fatal("SetGeneric(false) did not report the generic implementation")
-	}
-	if Impl() != Impls()[0] || Impl() != start {
-		t.Fatalf("Impl() = %q after SetGeneric(false), want %q", Impl(), Impls()[0])
-	}
-	if _, err := SetImpl("sse9"); err == nil {
-		t.Fatal("SetImpl accepted an unknown name")
-	}
-	t.Logf("implementations here: %v", Impls())
 }
 
 // TestConstantsMatchAssembly checks that the constants asmgen.go wrote into kernels_amd64.s
