@@ -4,33 +4,21 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/grformer/grformer/internal/cpu"
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // Benchmarks of the model's shapes, one goroutine, every implementation available here.
 // Names give M×N×K of one product; "48x" means 16 windows × 3 heads per op.
 
+// benchImpls reports GFLOP/s for flops per call of f, on every implementation.
 func benchImpls(b *testing.B, flops float64, f func()) {
-	for _, name := range cpu.Impls() {
-		b.Run(name, func(b *testing.B) {
-			prev, _ := cpu.SetImpl(name)
-			defer cpu.SetImpl(prev)
-			f()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				f()
-			}
-			if flops > 0 {
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			}
-		})
-	}
+	kerneltest.BenchImpls(b, flops*1e-9, "GFLOP/s", nil, f)
 }
 
 func randSlice(n int) []float32 {
 	rng := rand.New(rand.NewPCG(uint64(n), 1))
 	x := make([]float32, n)
-	randFill(rng, x)
+	fill(rng, x)
 	return x
 }
 
