@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/grformer/grformer/kernels"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/model"
 )
 
