@@ -156,21 +156,14 @@ func TestEmptyAndPanics(t *testing.T) {
 	Conv3x3(nil, nil, 0, 0, 0, nil, nil, 0, 0, false)
 	Conv3x3(nil, nil, 3, 0, 8, make([]float32, 72), nil, 0, 3, false)
 	Conv3x3(nil, make([]float32, 24), 3, 1, 8, make([]float32, 72), nil, 1, 1, false)
-	mustPanic := func(name string, f func()) {
-		t.Helper()
-		defer func() {
-			if recover() == nil {
-				t.Errorf("%s: no panic", name)
-			}
-		}()
-		f()
-	}
 	s := make([]float32, 2*3*4)
 	wp := make([]float32, 9*4)
-	mustPanic("short src", func() { Conv3x3(s, s[:23], 2, 3, 4, wp, nil, 0, 2, false) })
-	mustPanic("short dst", func() { Conv3x3(make([]float32, 23), s, 2, 3, 4, wp, nil, 0, 2, false) })
-	mustPanic("short weights", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp[:35], nil, 0, 2, false) })
-	mustPanic("short bias", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, make([]float32, 3), 0, 2, false) })
-	mustPanic("rows", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 1, 3, false) })
-	mustPanic("reversed rows", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 2, 1, false) })
+	kerneltest.MustPanic(t, map[string]func(){
+		"short src":     func() { Conv3x3(s, s[:23], 2, 3, 4, wp, nil, 0, 2, false) },
+		"short dst":     func() { Conv3x3(make([]float32, 23), s, 2, 3, 4, wp, nil, 0, 2, false) },
+		"short weights": func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp[:35], nil, 0, 2, false) },
+		"short bias":    func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, make([]float32, 3), 0, 2, false) },
+		"rows":          func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 1, 3, false) },
+		"reversed rows": func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 2, 1, false) },
+	})
 }

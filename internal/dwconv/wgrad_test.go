@@ -133,21 +133,14 @@ func TestWeightGradPanics(t *testing.T) {
 	WeightGrad(nil, nil, nil, nil, 0, 0, 0, 0, 0)
 	WeightGrad(make([]float32, 72), nil, nil, nil, 3, 0, 8, 0, 3)
 	WeightGrad(make([]float32, 72), nil, nil, make([]float32, 24), 3, 1, 8, 1, 1)
-	mustPanic := func(name string, f func()) {
-		t.Helper()
-		defer func() {
-			if recover() == nil {
-				t.Errorf("%s: no panic", name)
-			}
-		}()
-		f()
-	}
 	s := make([]float32, 2*3*4)
 	dw := make([]float32, 9*4)
-	mustPanic("short src", func() { WeightGrad(dw, nil, s, s[:23], 2, 3, 4, 0, 2) })
-	mustPanic("short ddst", func() { WeightGrad(dw, nil, s[:23], s, 2, 3, 4, 0, 2) })
-	mustPanic("short dw", func() { WeightGrad(dw[:35], nil, s, s, 2, 3, 4, 0, 2) })
-	mustPanic("short db", func() { WeightGrad(dw, make([]float32, 3), s, s, 2, 3, 4, 0, 2) })
-	mustPanic("rows", func() { WeightGrad(dw, nil, s, s, 2, 3, 4, 1, 3) })
-	mustPanic("reversed rows", func() { WeightGrad(dw, nil, s, s, 2, 3, 4, 2, 1) })
+	kerneltest.MustPanic(t, map[string]func(){
+		"short src":     func() { WeightGrad(dw, nil, s, s[:23], 2, 3, 4, 0, 2) },
+		"short ddst":    func() { WeightGrad(dw, nil, s[:23], s, 2, 3, 4, 0, 2) },
+		"short dw":      func() { WeightGrad(dw[:35], nil, s, s, 2, 3, 4, 0, 2) },
+		"short db":      func() { WeightGrad(dw, make([]float32, 3), s, s, 2, 3, 4, 0, 2) },
+		"rows":          func() { WeightGrad(dw, nil, s, s, 2, 3, 4, 1, 3) },
+		"reversed rows": func() { WeightGrad(dw, nil, s, s, 2, 3, 4, 2, 1) },
+	})
 }

@@ -48,20 +48,25 @@ const (
 	dim     = heads * hd
 )
 
+// benchHeads times f(o) for every window and head, o the offset of the head's first column in
+// a [windows*tokens, dim] matrix.
+func benchHeads(b *testing.B, f func(o int)) {
+	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
+		for w := 0; w < windows; w++ {
+			for h := 0; h < heads; h++ {
+				f(w*tokens*dim + h*hd)
+			}
+		}
+	})
+}
+
 // q·k^T per window and head: heads are column blocks of [256×60] matrices; B (k) is packed on
 // every call.
 func BenchmarkAttnQK_48x256x256x20(b *testing.B) {
 	q := randSlice(windows * tokens * dim)
 	kk := randSlice(windows * tokens * dim)
 	s := make([]float32, tokens*tokens)
-	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
-		for w := 0; w < windows; w++ {
-			for h := 0; h < heads; h++ {
-				o := w*tokens*dim + h*hd
-				NT(tokens, tokens, hd, q[o:], dim, kk[o:], dim, s, tokens, false)
-			}
-		}
-	})
+	benchHeads(b, func(o int) { NT(tokens, tokens, hd, q[o:], dim, kk[o:], dim, s, tokens, false) })
 }
 
 // attn·v as NN: N = 20 (the head dim), B = v read in place.
@@ -69,14 +74,7 @@ func BenchmarkAttnV_NN_48x256x20x256(b *testing.B) {
 	p := randSlice(tokens * tokens)
 	v := randSlice(windows * tokens * dim)
 	out := make([]float32, windows*tokens*dim)
-	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
-		for w := 0; w < windows; w++ {
-			for h := 0; h < heads; h++ {
-				o := w*tokens*dim + h*hd
-				NN(tokens, hd, tokens, p, tokens, v[o:], dim, out[o:], dim, false)
-			}
-		}
-	})
+	benchHeads(b, func(o int) { NN(tokens, hd, tokens, p, tokens, v[o:], dim, out[o:], dim, false) })
 }
 
 // attn·v transposed: (P·V)^T = V^T·P^T as TN with P^T stored [256×256]; M = 20, N = 256.
@@ -84,14 +82,7 @@ func BenchmarkAttnV_TN_48x20x256x256(b *testing.B) {
 	pt := randSlice(tokens * tokens)
 	v := randSlice(windows * tokens * dim)
 	outT := make([]float32, hd*tokens)
-	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
-		for w := 0; w < windows; w++ {
-			for h := 0; h < heads; h++ {
-				o := w*tokens*dim + h*hd
-				TN(hd, tokens, tokens, v[o:], dim, pt, tokens, outT, tokens, false)
-			}
-		}
-	})
+	benchHeads(b, func(o int) { TN(hd, tokens, tokens, v[o:], dim, pt, tokens, outT, tokens, false) })
 }
 
 // q·k^T with B already packed (the kernel alone, without the per-call packing of NT).

@@ -202,12 +202,9 @@ func TestKZeroAndEmpty(t *testing.T) {
 }
 
 func TestShortSlicePanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("no panic for a short A")
-		}
-	}()
-	NT(3, 3, 3, make([]float32, 8), 3, make([]float32, 9), 3, make([]float32, 9), 3, false)
+	kerneltest.MustPanic(t, map[string]func(){
+		"short A": func() { NT(3, 3, 3, make([]float32, 8), 3, make([]float32, 9), 3, make([]float32, 9), 3, false) },
+	})
 }
 
 func TestConcurrentPackedMul(t *testing.T) {

@@ -174,3 +174,20 @@ func Bench(b *testing.B, work float64, unit string, f func()) {
 		b.ReportMetric(work/best.Seconds(), "best-"+unit)
 	}
 }
+
+// MustPanic checks that every function of cases panics (the kernels' argument
+// checks: a slice too short for its shape, a bad row range), reporting the
+// names of those that return.
+func MustPanic(t testing.TB, cases map[string]func()) {
+	t.Helper()
+	for name, f := range cases {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}

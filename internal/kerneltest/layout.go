@@ -22,25 +22,24 @@ func Roll(dst, src []float32, h, w, c, sh, sw int) {
 // grid and tokens row-major inside a window. h and w must be multiples of
 // wh and ww.
 func WindowPartition(dst, src []float32, h, w, c, wh, ww int) {
-	gw := w / ww
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			win := (y/wh)*gw + x/ww
-			tok := (y%wh)*ww + x%ww
-			copy(dst[(win*wh*ww+tok)*c:(win*wh*ww+tok+1)*c], src[(y*w+x)*c:])
-		}
-	}
+	windowTokens(h, w, wh, ww, func(p, q int) { copy(dst[q*c:(q+1)*c], src[p*c:]) })
 }
 
 // WindowReverse is the inverse of WindowPartition: src [nw, wh*ww, c] to
 // dst [h, w, c].
 func WindowReverse(dst, src []float32, h, w, c, wh, ww int) {
+	windowTokens(h, w, wh, ww, func(p, q int) { copy(dst[p*c:(p+1)*c], src[q*c:]) })
+}
+
+// windowTokens calls f(p, q) for every pixel p = y*w+x of an h x w image and
+// its token q = window*wh*ww + token in the partitioned layout.
+func windowTokens(h, w, wh, ww int, f func(p, q int)) {
 	gw := w / ww
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			win := (y/wh)*gw + x/ww
 			tok := (y%wh)*ww + x%ww
-			copy(dst[(y*w+x)*c:(y*w+x+1)*c], src[(win*wh*ww+tok)*c:])
+			f(y*w+x, win*wh*ww+tok)
 		}
 	}
 }
