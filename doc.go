@@ -26,7 +26,8 @@
 //
 //	grformer (this package)  the library API: Load, Model, Upscale, tiles, TTA, Resize
 //	model                    the network, exact to the reference, by PyTorch key
-//	kernels                  numeric building blocks on float32 slices
+//	internal/...             numeric kernels on float32 slices (gemm, vmath,
+//	                         dwconv, kernels), one implementation switch (cpu)
 //	checkpoint               .pth (safe pickle subset) and safetensors I/O
 //	imageio                  image files to float planes and back, safely
 //	resize, metrics, eval    MATLAB-exact bicubic, PSNR/SSIM, benchmark runs

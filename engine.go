@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/grformer/grformer/kernels"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/model"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/grformer/grformer/imageio"
-	"github.com/grformer/grformer/kernels"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/model"
 	"github.com/grformer/grformer/resize"
 )

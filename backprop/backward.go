@@ -5,9 +5,9 @@ import (
 	"math"
 
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
-	"github.com/grformer/grformer/kernels"
 )
 
 // windowChunk is how many windows share one partial sum of the position-bias

@@ -8,8 +8,8 @@ import (
 	"sort"
 
 	"github.com/grformer/grformer/checkpoint"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/param"
-	"github.com/grformer/grformer/kernels"
 	"github.com/grformer/grformer/model"
 )
 

@@ -3,9 +3,9 @@ package backprop
 import (
 	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
-	"github.com/grformer/grformer/kernels"
 )
 
 // linearFwd computes y[m, out] = x[m, in] W^T + b (W in PyTorch layout),

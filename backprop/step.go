@@ -6,9 +6,9 @@ import (
 	"math/rand/v2"
 
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
-	"github.com/grformer/grformer/kernels"
 )
 
 // blockActs is what one block's forward pass keeps for its backward pass;

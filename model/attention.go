@@ -5,7 +5,7 @@ import (
 	"math"
 
 	"github.com/grformer/grformer/checkpoint"
-	"github.com/grformer/grformer/kernels"
+	"github.com/grformer/grformer/internal/kernels"
 )
 
 // esrpbHidden and cpbHidden are the widths of the position-bias MLPs'

@@ -5,9 +5,9 @@ import (
 
 	"github.com/grformer/grformer/internal/dwconv"
 	"github.com/grformer/grformer/internal/gemm"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
-	"github.com/grformer/grformer/kernels"
 )
 
 // workspace holds the buffers of one forward pass at one padded size, reused

@@ -3,7 +3,7 @@ package model
 import (
 	"testing"
 
-	"github.com/grformer/grformer/kernels"
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // TestWindowIndexMatchesReference: gathering through WindowIndex equals the
@@ -20,9 +20,9 @@ func TestWindowIndexMatchesReference(t *testing.T) {
 			src[i] = float32(i)
 		}
 		rolled := make([]float32, P*c)
-		kernels.Roll(rolled, src, tc.hp, tc.wp, c, tc.sh, tc.sw)
+		kerneltest.Roll(rolled, src, tc.hp, tc.wp, c, tc.sh, tc.sw)
 		want := make([]float32, P*c)
-		kernels.WindowPartition(want, rolled, tc.hp, tc.wp, c, tc.wh, tc.ww)
+		kerneltest.WindowPartition(want, rolled, tc.hp, tc.wp, c, tc.wh, tc.ww)
 		idx := WindowIndex(tc.hp, tc.wp, tc.wh, tc.ww, tc.sh, tc.sw)
 		for j, p := range idx {
 			for ch := range c {

@@ -8,9 +8,9 @@ import (
 	"sync"
 
 	"github.com/grformer/grformer/checkpoint"
+	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
-	"github.com/grformer/grformer/kernels"
 )
 
 // Model is a GRFormer network with its weights, ready to run. It is safe for

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/grformer/grformer/checkpoint"
+	"github.com/grformer/grformer/internal/cpu"
 	"github.com/grformer/grformer/internal/npy"
-	"github.com/grformer/grformer/kernels"
 )
 
 // goldenCase is one forward case of the reference's golden tensors.
@@ -83,7 +83,7 @@ func TestForwardGolden(t *testing.T) {
 // TestForwardGoldenGeneric runs the golden cases again with the portable Go
 // kernels forced, so the fallback of other platforms is checked on every run.
 func TestForwardGoldenGeneric(t *testing.T) {
-	defer kernels.SetGeneric(kernels.SetGeneric(true))
+	defer cpu.SetGeneric(cpu.SetGeneric(true))
 	testForwardGolden(t, goldenCases)
 
 }

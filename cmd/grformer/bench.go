@@ -13,7 +13,7 @@ import (
 
 	"github.com/grformer/grformer"
 	"github.com/grformer/grformer/backprop"
-	"github.com/grformer/grformer/kernels"
+	"github.com/grformer/grformer/internal/cpu"
 	"github.com/grformer/grformer/model"
 )
 
@@ -59,7 +59,7 @@ Example:
 		return fmt.Errorf("-runs %d: need at least 1", *runs)
 	}
 	if *generic {
-		defer kernels.SetGeneric(kernels.SetGeneric(true))
+		defer cpu.SetGeneric(cpu.SetGeneric(true))
 	}
 	var net *model.Model
 	if *weights != "" {
@@ -91,7 +91,7 @@ Example:
 	hp, wp := cfg.PaddedSize(h, w)
 	macs := cfg.TotalMACs(h, w, true)
 	fmt.Fprintf(stdout, "x%d, LR %dx%d (padded %dx%d) -> %dx%d, %d threads, kernels %s, %.2f GMAC\n",
-		cfg.Scale, w, h, wp, hp, w*cfg.Scale, h*cfg.Scale, th, kernels.Impl(), float64(macs)/1e9)
+		cfg.Scale, w, h, wp, hp, w*cfg.Scale, h*cfg.Scale, th, cpu.Impl(), float64(macs)/1e9)
 	best, median, err := timeRuns(stdout, *runs, func(int) error {
 		_, err := net.Forward(x, 1, h, w, model.Options{Threads: th})
 		return err
@@ -110,7 +110,7 @@ func benchTrain(stdout io.Writer, scale, batch, patch, threads, runs int, generi
 		return fmt.Errorf("-batch, -patch and -runs must be positive")
 	}
 	if generic {
-		defer kernels.SetGeneric(kernels.SetGeneric(true))
+		defer cpu.SetGeneric(cpu.SetGeneric(true))
 	}
 	cfg := model.Light(scale)
 	sd, err := model.InitStateDict(cfg, 1)
@@ -136,7 +136,7 @@ func benchTrain(stdout io.Writer, scale, batch, patch, threads, runs int, generi
 	}
 	macs := cfg.TotalMACs(patch, patch, true) * int64(batch)
 	fmt.Fprintf(stdout, "train step x%d, batch %d of %dx%d LR patches, %d threads, kernels %s, forward %.2f GMAC\n",
-		scale, batch, patch, patch, th, kernels.Impl(), float64(macs)/1e9)
+		scale, batch, patch, patch, th, cpu.Impl(), float64(macs)/1e9)
 	best, median, err := timeRuns(stdout, runs, func(i int) error {
 		_, err := n.Step(x, y, batch, patch, patch, 0.1, uint64(i))
 		return err

@@ -1,6 +1,8 @@
 // Package cpu detects the SIMD extensions the kernel packages use and holds
-// each package's choice of implementation, so that gemm, vmath and dwconv
-// share one detection and one way to force the portable Go fallback.
+// the one implementation switch they all read: internal/gemm, internal/vmath
+// and internal/dwconv dispatch on Level, so that one call forces the
+// portable Go fallback (SetGeneric) or one instruction set (SetImpl) for
+// every kernel at once.
 package cpu
 
 import (
@@ -32,28 +34,20 @@ func Best() int32 {
 	return Generic
 }
 
-// Switch is one package's current implementation level. The zero value is
-// not usable; make one with NewSwitch.
-type Switch struct {
-	pkg string
-	v   atomic.Int32
-}
+// level is the implementation every kernel package runs, the best one
+// unless forced.
+var level atomic.Int32
 
-// NewSwitch returns a switch set to the best level, naming pkg in errors.
-func NewSwitch(pkg string) *Switch {
-	s := &Switch{pkg: pkg}
-	s.v.Store(Best())
-	return s
-}
+func init() { level.Store(Best()) }
 
-// Load returns the current level.
-func (s *Switch) Load() int32 { return s.v.Load() }
+// Level returns the implementation level in use: the kernels' dispatch.
+func Level() int32 { return level.Load() }
 
-// Name names the current level: "avx512", "avx2" or "generic".
-func (s *Switch) Name() string { return names[s.v.Load()] }
+// Impl names the implementation in use: "avx512", "avx2" or "generic".
+func Impl() string { return names[level.Load()] }
 
-// Impls lists the levels this machine can run, best first.
-func (s *Switch) Impls() []string {
+// Impls lists the implementations this machine can run, best first.
+func Impls() []string {
 	var l []string
 	for i := Best(); i >= Generic; i-- {
 		l = append(l, names[i])
@@ -61,19 +55,23 @@ func (s *Switch) Impls() []string {
 	return l
 }
 
-// SetGeneric forces the portable Go implementation (on) or restores the
-// best one (off), and reports whether the generic one was in use before.
-func (s *Switch) SetGeneric(on bool) (prev bool) {
+// SetGeneric forces the portable Go implementation of every kernel (on) or
+// restores the best one (off), and reports whether the generic one was in
+// use before. It is for tests and for measuring the fallback; it must not be
+// called while kernels are running.
+func SetGeneric(on bool) (prev bool) {
 	v := Best()
 	if on {
 		v = Generic
 	}
-	return s.v.Swap(v) == Generic
+	return level.Swap(v) == Generic
 }
 
-// Set selects a level by name ("" is the best one) and returns the previous
-// name. It fails for an unknown name or one this machine cannot run.
-func (s *Switch) Set(name string) (prev string, err error) {
+// SetImpl selects the implementation of every kernel by name ("avx512",
+// "avx2", "generic"; "" is the best one) and returns the previous name. It
+// fails for an unknown name or one this machine cannot run. Like
+// SetGeneric, it must not be called while kernels are running.
+func SetImpl(name string) (prev string, err error) {
 	v := Best()
 	if name != "" {
 		v = -1
@@ -83,11 +81,11 @@ func (s *Switch) Set(name string) (prev string, err error) {
 			}
 		}
 		if v < 0 {
-			return s.Name(), fmt.Errorf("%s: unknown implementation %q", s.pkg, name)
+			return Impl(), fmt.Errorf("cpu: unknown implementation %q", name)
 		}
 		if v > Best() {
-			return s.Name(), fmt.Errorf("%s: implementation %q not supported by this CPU", s.pkg, name)
+			return Impl(), fmt.Errorf("cpu: implementation %q not supported by this CPU", name)
 		}
 	}
-	return names[s.v.Swap(v)], nil
+	return names[level.Swap(v)], nil
 }

@@ -3,33 +3,35 @@ package cpu
 import "testing"
 
 func TestSwitch(t *testing.T) {
-	s := NewSwitch("test")
-	if s.Load() != Best() || s.Name() != names[Best()] {
-		t.Fatalf("new switch at %s, best is %s", s.Name(), names[Best()])
+	start := Impl()
+	defer SetImpl(start)
+	if _, err := SetImpl(""); err != nil || Level() != Best() || Impl() != names[Best()] {
+		t.Fatalf("SetImpl(\"\"): at %s (%v), best is %s", Impl(), err, names[Best()])
 	}
-	if got := s.Impls(); got[0] != names[Best()] || got[len(got)-1] != "generic" {
+	if got := Impls(); got[0] != names[Best()] || got[len(got)-1] != "generic" {
 		t.Errorf("Impls() = %v", got)
 	}
-	if prev := s.SetGeneric(true); prev != (Best() == Generic) || s.Name() != "generic" {
-		t.Errorf("SetGeneric(true): prev %v, now %s", prev, s.Name())
+	if prev := SetGeneric(true); prev != (Best() == Generic) || Impl() != "generic" || Level() != Generic {
+		t.Errorf("SetGeneric(true): prev %v, now %s", prev, Impl())
 	}
-	if prev := s.SetGeneric(false); !prev || s.Load() != Best() {
-		t.Errorf("SetGeneric(false): prev %v, now %s", prev, s.Name())
+	if prev := SetGeneric(false); !prev || Level() != Best() {
+		t.Errorf("SetGeneric(false): prev %v, now %s", prev, Impl())
 	}
 	for _, bad := range []string{"sse9", "AVX512"} {
-		if _, err := s.Set(bad); err == nil {
-			t.Errorf("Set(%q): no error", bad)
+		if _, err := SetImpl(bad); err == nil {
+			t.Errorf("SetImpl(%q): no error", bad)
 		}
 	}
-	if prev, err := s.Set("generic"); err != nil || prev != names[Best()] {
-		t.Errorf("Set(generic) = %q, %v", prev, err)
+	if prev, err := SetImpl("generic"); err != nil || prev != names[Best()] {
+		t.Errorf("SetImpl(generic) = %q, %v", prev, err)
 	}
 	if !HasAVX512 {
-		if _, err := s.Set("avx512"); err == nil {
-			t.Error("Set(avx512) without AVX-512: no error")
+		if _, err := SetImpl("avx512"); err == nil {
+			t.Error("SetImpl(avx512) without AVX-512: no error")
 		}
 	}
 	if HasAVX512 && !HasAVX2 {
 		t.Error("AVX-512 without AVX2")
 	}
+	t.Logf("implementations here: %v", Impls())
 }

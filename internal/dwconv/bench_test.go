@@ -2,54 +2,36 @@ package dwconv
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
+
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // Benchmarks of the model's shape (120 channels), one goroutine, every implementation
-// available here and the reference, GFLOP/s = 2*9*h*w*c / time.
+// available here and the reference, GFLOP/s = 2*9*h*w*c / time, for the mean and the fastest
+// call (on a shared machine the mean mixes in other processes).
 
-// benchOne times f on random [h, w, c] images, reporting GFLOP/s = 2*9*h*w*c/time and the
-// same for the fastest single call (on a shared machine the mean mixes in other processes).
-func benchOne(b *testing.B, h, w, c int, acc bool, f func(dst, src, wp, bias []float32)) {
+// benchData returns random [h, w, c] images a and b and [9][c] weights and c biases.
+func benchData(h, w, c int) (a, b, wp, bias []float32) {
 	rng := rand.New(rand.NewPCG(uint64(h*w), uint64(c)))
-	src, dst := make([]float32, h*w*c), make([]float32, h*w*c)
-	wp, bias := make([]float32, 9*c), make([]float32, c)
-	randFill(rng, src)
-	randFill(rng, wp)
-	randFill(rng, bias)
-	flops := 2 * 9 * h * w * c
-	f(dst, src, wp, bias)
-	b.SetBytes(int64(4 * h * w * c))
-	b.ResetTimer()
-	best := time.Duration(math.MaxInt64)
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		f(dst, src, wp, bias)
-		best = min(best, time.Since(t0))
+	a, b = make([]float32, h*w*c), make([]float32, h*w*c)
+	wp, bias = make([]float32, 9*c), make([]float32, c)
+	for _, x := range [][]float32{a, b, wp, bias} {
+		fill(rng, x)
 	}
-	b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-	b.ReportMetric(float64(flops)/best.Seconds()/1e9, "best-GFLOP/s")
+	return a, b, wp, bias
 }
+
+// gflop is the work of one Conv3x3 or WeightGrad call on [h, w, c], in GFLOP.
+func gflop(h, w, c int) float64 { return 2 * 9 * float64(h*w*c) * 1e-9 }
 
 // benchConv runs every implementation available here and the reference, in one run.
 func benchConv(b *testing.B, h, w, c int, acc bool) {
-	for _, name := range Impls() {
-		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
-			benchOne(b, h, w, c, acc, func(dst, src, wp, bias []float32) {
-				Conv3x3(dst, src, h, w, c, wp, bias, 0, h, acc)
-			})
-		})
-	}
-	b.Run("ref", func(b *testing.B) {
-		benchOne(b, h, w, c, acc, func(dst, src, wp, bias []float32) {
-			Conv3x3Ref(dst, src, h, w, c, wp, bias, 0, h, acc)
-		})
-	})
+	dst, src, wp, bias := benchData(h, w, c)
+	kerneltest.BenchImpls(b, gflop(h, w, c), "GFLOP/s",
+		func() { Conv3x3Ref(dst, src, h, w, c, wp, bias, 0, h, acc) },
+		func() { Conv3x3(dst, src, h, w, c, wp, bias, 0, h, acc) })
 }
 
 func BenchmarkConv120_64x64(b *testing.B)    { benchConv(b, 64, 64, 120, false) }

@@ -10,7 +10,9 @@
 //	    (pixel (y, x) at [(y*w+x)*c : +c]), wp is [9][c] tap-major (kernels.PackDepthwise3x3),
 //	    bias has c values or is nil
 //	Conv3x3Ref: the same in plain loops, the reference of the tests
-//	Impl(), Impls(), SetImpl(name), SetGeneric(on): which implementation runs
+//
+// Which implementation runs is internal/cpu's one switch for every kernel package
+// (cpu.SetImpl, cpu.SetGeneric); the tests run every case on each one (internal/kerneltest).
 //
 // dst must not alias src. Conv3x3 never allocates and never starts goroutines: callers (the
 // model) split [0, h) into row ranges computed by concurrent goroutines, which is safe because
@@ -24,10 +26,9 @@
 //	dwconv.go          API, dispatch, argument checks, walk (x tiles, row borders, groups)
 //	ref.go             Conv3x3Ref
 //	generic.go         the portable implementation
-//	impl_amd64.go      CPU detection, the assembly kernels' declarations, run512/run256
+//	impl_amd64.go      the assembly kernels' declarations, run512/run256
 //	asmgen.go          writes kernels_amd64.s (`go generate`)
 //	kernels_amd64.s    generated AVX-512 (dw512p1..12) and AVX2+FMA (dw256p1..5) kernels
-//	cpuid_amd64.s      CPUID, XGETBV
 //	impl_other.go      non-amd64 and purego builds: generic only
 //
 // # Kernels (asmgen.go)
@@ -56,14 +57,14 @@
 // The portable implementation (generic.go) fuses the three taps of each input row into one
 // pass over the channels (three input pixels and three taps are contiguous), with the slices
 // resliced so that the inner loops have no bounds checks. It is what non-amd64 builds and the
-// purego tag get, and what SetGeneric(true) forces.
+// purego tag get, and what cpu.SetGeneric(true) forces.
 //
 // # Choice of implementation
 //
 // At init, CPUID and XGETBV select "avx512" (AVX512F with the ZMM and opmask state enabled by
-// the OS), else "avx2" (AVX2 + FMA with the YMM state), else "generic". SetImpl forces one the
-// CPU supports (the tests run every implementation available on every run), SetGeneric is the
-// `-generic` switch.
+// the OS), else "avx2" (AVX2 + FMA with the YMM state), else "generic" (internal/cpu).
+// cpu.SetImpl forces one the CPU supports (the tests run every implementation available on every
+// run), cpu.SetGeneric is the `-generic` switch.
 //
 // # Measured
 //

@@ -6,29 +6,6 @@ import (
 	"github.com/grformer/grformer/internal/cpu"
 )
 
-// Implementations, best last (internal/cpu detects what this CPU runs).
-const (
-	implGeneric = cpu.Generic
-	implAVX2    = cpu.AVX2
-	implAVX512  = cpu.AVX512
-)
-
-var impl = cpu.NewSwitch("dwconv")
-
-// Impl names the implementation in use: "avx512", "avx2" or "generic".
-func Impl() string { return impl.Name() }
-
-// Impls lists the implementations this machine can run, best first.
-func Impls() []string { return impl.Impls() }
-
-// SetGeneric forces the portable Go implementation (on) or restores the best one this CPU
-// supports (off). It returns whether the generic implementation was in use before.
-func SetGeneric(on bool) (prev bool) { return impl.SetGeneric(on) }
-
-// SetImpl selects an implementation by name ("avx512", "avx2", "generic"; "" is the best one)
-// and returns the previous name. It fails if this machine cannot run the requested one.
-func SetImpl(name string) (prev string, err error) { return impl.Set(name) }
-
 // Conv3x3 computes output rows [y0, y1) of dst from the whole of src, a depthwise (groups = c)
 // 3x3 convolution with zero padding 1 and stride 1 on images stored [h, w, c] (pixel (y, x) at
 // [(y*w+x)*c : +c]):
@@ -44,10 +21,10 @@ func Conv3x3(dst, src []float32, h, w, c int, wp, bias []float32, y0, y1 int, ac
 	if y0 == y1 || w == 0 || c == 0 {
 		return
 	}
-	switch impl.Load() {
-	case implAVX512:
+	switch cpu.Level() {
+	case cpu.AVX512:
 		run512(dst, src, h, w, c, wp, bias, y0, y1, accumulate)
-	case implAVX2:
+	case cpu.AVX2:
 		run256(dst, src, h, w, c, wp, bias, y0, y1, accumulate)
 	default:
 		convGeneric(dst, src, h, w, c, wp, bias, y0, y1, accumulate)

@@ -2,37 +2,12 @@ package dwconv
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/grformer/grformer/internal/kerneltest"
 )
-
-// forEachImpl runs f once per implementation this machine supports, forcing it.
-func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	for _, name := range Impls() {
-		t.Run(name, func(t *testing.T) {
-			prev, err := SetImpl(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer SetImpl(prev)
-			if Impl() != name {
-				t.Fatalf("Impl() = %q after SetImpl(%q)", Impl(), name)
-			}
-			f(t)
-		})
-	}
-}
-
-// alloc returns a slice of n floats; on Linux the tests replace it with one placed against a
-// guard page (guard_linux_test.go), after the slice or, with guardFront, before it.
-var alloc = func(n int) []float32 { return make([]float32, n) }
-
-// release frees what alloc handed out so far.
-var release = func() {}
-
-var guarded, guardFront bool
 
 type tcase struct {
 	h, w, c   int
@@ -44,71 +19,37 @@ func (tc tcase) String() string {
 	return fmt.Sprintf("h=%d w=%d c=%d rows=[%d,%d) bias=%v acc=%v", tc.h, tc.w, tc.c, tc.y0, tc.y1, tc.bias, tc.acc)
 }
 
-const sentinel = 1234.5
-
-func randFill(rng *rand.Rand, x []float32) {
-	for i := range x {
-		x[i] = rng.Float32()*2 - 1
-	}
-}
-
-func abs(x []float32) []float32 {
-	a := make([]float32, len(x))
-	for i, v := range x {
-		a[i] = float32(math.Abs(float64(v)))
-	}
-	return a
-}
+// fill sets x to values in [-1, 1).
+func fill(rng *rand.Rand, x []float32) { kerneltest.Fill(rng, x, -1, 1) }
 
 // run checks one case against Conv3x3Ref: every slice has exactly the length its shape needs,
 // rows outside [y0, y1) must keep their sentinel, and every computed value must agree to 1e-5
 // relative to the sum of the magnitudes of its terms.
 func (tc tcase) run(t *testing.T, rng *rand.Rand) {
 	t.Helper()
-	defer release()
+	defer kerneltest.Release()
 	n := tc.h * tc.w * tc.c
-	src, dst := alloc(n), alloc(n)
-	wp := alloc(9 * tc.c)
-	randFill(rng, src)
-	randFill(rng, wp)
+	src, dst := kerneltest.Floats(n), kerneltest.Floats(n)
+	wp := kerneltest.Floats(9 * tc.c)
+	fill(rng, src)
+	fill(rng, wp)
 	for i := range dst {
-		dst[i] = sentinel
+		dst[i] = kerneltest.Sentinel
 	}
 	rowLen := tc.w * tc.c
-	randFill(rng, dst[tc.y0*rowLen:tc.y1*rowLen])
+	fill(rng, dst[tc.y0*rowLen:tc.y1*rowLen])
 	var bias []float32
 	if tc.bias {
-		bias = alloc(tc.c)
-		randFill(rng, bias)
+		bias = kerneltest.Floats(tc.c)
+		fill(rng, bias)
 	}
 	want := append([]float32(nil), dst...)
 	Conv3x3Ref(want, src, tc.h, tc.w, tc.c, wp, bias, tc.y0, tc.y1, tc.acc)
 	// The scale of every output: the same sum on magnitudes.
-	scale := abs(dst)
-	var ab []float32
-	if bias != nil {
-		ab = abs(bias)
-	}
-	Conv3x3Ref(scale, abs(src), tc.h, tc.w, tc.c, abs(wp), ab, tc.y0, tc.y1, tc.acc)
+	scale := kerneltest.Abs(dst)
+	Conv3x3Ref(scale, kerneltest.Abs(src), tc.h, tc.w, tc.c, kerneltest.Abs(wp), kerneltest.Abs(bias), tc.y0, tc.y1, tc.acc)
 	Conv3x3(dst, src, tc.h, tc.w, tc.c, wp, bias, tc.y0, tc.y1, tc.acc)
-	bad := 0
-	for i, got := range dst {
-		y := i / max(rowLen, 1)
-		if y < tc.y0 || y >= tc.y1 {
-			if got != sentinel {
-				t.Errorf("%v: row %d outside the range overwritten at %d: %v", tc, y, i, got)
-				bad++
-			}
-		} else if d := math.Abs(float64(got - want[i])); !(d <= 1e-5*float64(scale[i])+1e-30) {
-			p := i / tc.c
-			t.Errorf("%v: pixel (%d, %d) ch %d = %v, want %v (|diff| %.3g, scale %.3g)",
-				tc, p/tc.w, p%tc.w, i%tc.c, got, want[i], d, scale[i])
-			bad++
-		}
-		if bad > 5 {
-			t.FailNow()
-		}
-	}
+	kerneltest.Close(t, tc.String(), dst, want, scale, 1e-5)
 }
 
 var testChannels = []int{1, 3, 7, 8, 9, 15, 16, 17, 18, 24, 32, 36, 100, 120, 128, 240}
@@ -140,27 +81,20 @@ func cases() []tcase {
 }
 
 func TestConv3x3(t *testing.T) {
-	defer func() { guardFront = false }()
-	for _, front := range []bool{false, true} {
-		if front && !guarded {
-			continue
-		}
-		guardFront = front
-		t.Run(fmt.Sprintf("guardFront=%v", front), func(t *testing.T) {
-			forEachImpl(t, func(t *testing.T) {
-				rng := rand.New(rand.NewPCG(1, 2))
-				for _, tc := range cases() {
-					tc.run(t, rng)
-				}
-			})
+	kerneltest.ForEachPlacement(t, func(t *testing.T) {
+		kerneltest.ForEachImpl(t, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			for _, tc := range cases() {
+				tc.run(t, rng)
+			}
 		})
-	}
+	})
 }
 
 // TestTiles forces narrow x tiles (every tile boundary inside the row) and wide ones.
 func TestTiles(t *testing.T) {
 	defer func(v int) { tileBytes = v }(tileBytes)
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, tb := range []int{1, 4 * 120 * 9, 4 * 120 * 16, 1 << 30} {
 			tileBytes = tb
@@ -177,15 +111,15 @@ func TestModelShape(t *testing.T) {
 	const h, w, c = 64, 64, 120
 	rng := rand.New(rand.NewPCG(5, 6))
 	src, wp, bias := make([]float32, h*w*c), make([]float32, 9*c), make([]float32, c)
-	randFill(rng, src)
-	randFill(rng, wp)
-	randFill(rng, bias)
+	fill(rng, src)
+	fill(rng, wp)
+	fill(rng, bias)
 	init := make([]float32, h*w*c)
-	randFill(rng, init)
+	fill(rng, init)
 	for _, acc := range []bool{false, true} {
 		want := append([]float32(nil), init...)
 		Conv3x3Ref(want, src, h, w, c, wp, bias, 0, h, acc)
-		forEachImpl(t, func(t *testing.T) {
+		kerneltest.ForEachImpl(t, func(t *testing.T) {
 			for _, parts := range []int{1, 2, 3, 7} {
 				got := append([]float32(nil), init...)
 				var wg sync.WaitGroup
@@ -198,11 +132,7 @@ func TestModelShape(t *testing.T) {
 					}()
 				}
 				wg.Wait()
-				for i := range got {
-					if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*10 {
-						t.Fatalf("acc=%v parts=%d: [%d] = %v, want %v", acc, parts, i, got[i], want[i])
-					}
-				}
+				kerneltest.Close(t, fmt.Sprintf("acc=%v parts=%d", acc, parts), got, want, nil, 1e-4)
 			}
 		})
 	}
@@ -212,7 +142,7 @@ func TestNoAllocs(t *testing.T) {
 	const h, w, c = 9, 21, 120
 	src, dst := make([]float32, h*w*c), make([]float32, h*w*c)
 	wp, bias := make([]float32, 9*c), make([]float32, c)
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		if n := testing.AllocsPerRun(20, func() {
 			Conv3x3(dst, src, h, w, c, wp, bias, 0, h, false)
 			Conv3x3(dst, src, h, w, c, wp, nil, 2, 5, true)
@@ -226,36 +156,14 @@ func TestEmptyAndPanics(t *testing.T) {
 	Conv3x3(nil, nil, 0, 0, 0, nil, nil, 0, 0, false)
 	Conv3x3(nil, nil, 3, 0, 8, make([]float32, 72), nil, 0, 3, false)
 	Conv3x3(nil, make([]float32, 24), 3, 1, 8, make([]float32, 72), nil, 1, 1, false)
-	mustPanic := func(name string, f func()) {
-		t.Helper()
-		defer func() {
-			if recover() == nil {
-				t.Errorf("%s: no panic", name)
-			}
-		}()
-		f()
-	}
 	s := make([]float32, 2*3*4)
 	wp := make([]float32, 9*4)
-	mustPanic("short src", func() { Conv3x3(s, s[:23], 2, 3, 4, wp, nil, 0, 2, false) })
-	mustPanic("short dst", func() { Conv3x3(make([]float32, 23), s, 2, 3, 4, wp, nil, 0, 2, false) })
-	mustPanic("short weights", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp[:35], nil, 0, 2, false) })
-	mustPanic("short bias", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, make([]float32, 3), 0, 2, false) })
-	mustPanic("rows", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 1, 3, false) })
-	mustPanic("reversed rows", func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 2, 1, false) })
-}
-
-func TestSetGeneric(t *testing.T) {
-	prev := SetGeneric(true)
-	if Impl() != "generic" {
-		t.Errorf("Impl() = %q after SetGeneric(true)", Impl())
-	}
-	SetGeneric(false)
-	if Impl() != Impls()[0] {
-		t.Errorf("Impl() = %q after SetGeneric(false), want %q", Impl(), Impls()[0])
-	}
-	SetGeneric(prev)
-	if _, err := SetImpl("nope"); err == nil {
-		t.Error("SetImpl accepted an unknown name")
-	}
+	kerneltest.MustPanic(t, map[string]func(){
+		"short src":     func() { Conv3x3(s, s[:23], 2, 3, 4, wp, nil, 0, 2, false) },
+		"short dst":     func() { Conv3x3(make([]float32, 23), s, 2, 3, 4, wp, nil, 0, 2, false) },
+		"short weights": func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp[:35], nil, 0, 2, false) },
+		"short bias":    func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, make([]float32, 3), 0, 2, false) },
+		"rows":          func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 1, 3, false) },
+		"reversed rows": func() { Conv3x3(make([]float32, 24), s, 2, 3, 4, wp, nil, 2, 1, false) },
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/grformer/grformer/internal/cpu"
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // TestGroupSizes runs every generated kernel as the full-group one (the default sizes only
@@ -16,9 +17,9 @@ import (
 func TestGroupSizes(t *testing.T) {
 	defer func(g5, g2, tb int) { p512, p256, tileBytes = g5, g2, tb }(p512, p256, tileBytes)
 	sizes := map[string][]int{"avx512": {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, "avx2": {1, 2, 3, 4, 5}}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
-		for _, g := range sizes[Impl()] {
+		for _, g := range sizes[cpu.Impl()] {
 			p512, p256 = g, g
 			for _, tb := range []int{1, 1 << 30} {
 				tileBytes = tb
@@ -59,8 +60,8 @@ func TestStreamPath(t *testing.T) {
 		t.Skip("no AVX-512")
 	}
 	defer func(v int) { streamBytes = v }(streamBytes)
-	prev, _ := SetImpl("avx512")
-	defer SetImpl(prev)
+	prev, _ := cpu.SetImpl("avx512")
+	defer cpu.SetImpl(prev)
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, sb := range []int{0, 1 << 40} {
 		streamBytes = sb
@@ -85,11 +86,11 @@ func BenchmarkStream(b *testing.B) {
 		}{{"zmm", 1 << 40}, {"ymm", 0}} {
 			b.Run(fmt.Sprintf("%dx%d_%.1fMiB/%s", sz[0], sz[1], float64(8*120*sz[0]*sz[1])/(1<<20), k.name), func(b *testing.B) {
 				streamBytes = k.sb
-				prev, _ := SetImpl("avx512")
-				defer SetImpl(prev)
-				benchOne(b, sz[0], sz[1], 120, false, func(dst, src, wp, bias []float32) {
-					Conv3x3(dst, src, sz[0], sz[1], 120, wp, bias, 0, sz[0], false)
-				})
+				prev, _ := cpu.SetImpl("avx512")
+				defer cpu.SetImpl(prev)
+				h, w, c := sz[0], sz[1], 120
+				dst, src, wp, bias := benchData(h, w, c)
+				kerneltest.Bench(b, gflop(h, w, c), "GFLOP/s", func() { Conv3x3(dst, src, h, w, c, wp, bias, 0, h, false) })
 			})
 		}
 	}

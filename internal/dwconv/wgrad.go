@@ -2,7 +2,11 @@ package dwconv
 
 //go:generate go run asmgen_wgrad.go
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/grformer/grformer/internal/cpu"
+)
 
 // WeightGrad adds the weight and bias gradients of Conv3x3 for output rows [y0, y1):
 //
@@ -45,10 +49,10 @@ func WeightGrad(dw, db []float32, ddst, src []float32, h, w, c int, y0, y1 int) 
 	if y0 == y1 || w == 0 || c == 0 {
 		return
 	}
-	switch impl.Load() {
-	case implAVX512:
+	switch cpu.Level() {
+	case cpu.AVX512:
 		wgRun512(dw, db, ddst, src, h, w, c, y0, y1)
-	case implAVX2:
+	case cpu.AVX2:
 		wgRun256(dw, db, ddst, src, h, w, c, y0, y1)
 	default:
 		wgGeneric(dw, db, ddst, src, h, w, c, y0, y1)

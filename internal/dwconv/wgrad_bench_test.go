@@ -3,24 +3,17 @@ package dwconv
 import (
 	"fmt"
 	"testing"
+
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // benchWG runs WeightGrad on every implementation available here and the reference, in one
 // run: GFLOP/s = 2*9*h*w*c / time (the FMAs of the weight gradient; the bias sums not counted).
 func benchWG(b *testing.B, h, w, c int) {
-	run := func(b *testing.B, f func(dw, db, ddst, src []float32)) {
-		benchOne(b, h, w, c, false, func(ddst, src, dw, db []float32) { f(dw, db, ddst, src) })
-	}
-	for _, name := range Impls() {
-		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
-			run(b, func(dw, db, ddst, src []float32) { WeightGrad(dw, db, ddst, src, h, w, c, 0, h) })
-		})
-	}
-	b.Run("ref", func(b *testing.B) {
-		run(b, func(dw, db, ddst, src []float32) { WeightGradRef(dw, db, ddst, src, h, w, c, 0, h) })
-	})
+	ddst, src, dw, db := benchData(h, w, c)
+	kerneltest.BenchImpls(b, gflop(h, w, c), "GFLOP/s",
+		func() { WeightGradRef(dw, db, ddst, src, h, w, c, 0, h) },
+		func() { WeightGrad(dw, db, ddst, src, h, w, c, 0, h) })
 }
 
 // The model's FFN shape: a 64x64 patch, 120 channels; also chunks of 8 rows (a goroutine's

@@ -3,32 +3,22 @@ package gemm
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // Benchmarks of the model's shapes, one goroutine, every implementation available here.
 // Names give M×N×K of one product; "48x" means 16 windows × 3 heads per op.
 
+// benchImpls reports GFLOP/s for flops per call of f, on every implementation.
 func benchImpls(b *testing.B, flops float64, f func()) {
-	for _, name := range Impls() {
-		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
-			f()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				f()
-			}
-			if flops > 0 {
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			}
-		})
-	}
+	kerneltest.BenchImpls(b, flops*1e-9, "GFLOP/s", nil, f)
 }
 
 func randSlice(n int) []float32 {
 	rng := rand.New(rand.NewPCG(uint64(n), 1))
 	x := make([]float32, n)
-	randFill(rng, x)
+	fill(rng, x)
 	return x
 }
 
@@ -58,20 +48,25 @@ const (
 	dim     = heads * hd
 )
 
+// benchHeads times f(o) for every window and head, o the offset of the head's first column in
+// a [windows*tokens, dim] matrix.
+func benchHeads(b *testing.B, f func(o int)) {
+	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
+		for w := 0; w < windows; w++ {
+			for h := 0; h < heads; h++ {
+				f(w*tokens*dim + h*hd)
+			}
+		}
+	})
+}
+
 // q·k^T per window and head: heads are column blocks of [256×60] matrices; B (k) is packed on
 // every call.
 func BenchmarkAttnQK_48x256x256x20(b *testing.B) {
 	q := randSlice(windows * tokens * dim)
 	kk := randSlice(windows * tokens * dim)
 	s := make([]float32, tokens*tokens)
-	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
-		for w := 0; w < windows; w++ {
-			for h := 0; h < heads; h++ {
-				o := w*tokens*dim + h*hd
-				NT(tokens, tokens, hd, q[o:], dim, kk[o:], dim, s, tokens, false)
-			}
-		}
-	})
+	benchHeads(b, func(o int) { NT(tokens, tokens, hd, q[o:], dim, kk[o:], dim, s, tokens, false) })
 }
 
 // attn·v as NN: N = 20 (the head dim), B = v read in place.
@@ -79,14 +74,7 @@ func BenchmarkAttnV_NN_48x256x20x256(b *testing.B) {
 	p := randSlice(tokens * tokens)
 	v := randSlice(windows * tokens * dim)
 	out := make([]float32, windows*tokens*dim)
-	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
-		for w := 0; w < windows; w++ {
-			for h := 0; h < heads; h++ {
-				o := w*tokens*dim + h*hd
-				NN(tokens, hd, tokens, p, tokens, v[o:], dim, out[o:], dim, false)
-			}
-		}
-	})
+	benchHeads(b, func(o int) { NN(tokens, hd, tokens, p, tokens, v[o:], dim, out[o:], dim, false) })
 }
 
 // attn·v transposed: (P·V)^T = V^T·P^T as TN with P^T stored [256×256]; M = 20, N = 256.
@@ -94,14 +82,7 @@ func BenchmarkAttnV_TN_48x20x256x256(b *testing.B) {
 	pt := randSlice(tokens * tokens)
 	v := randSlice(windows * tokens * dim)
 	outT := make([]float32, hd*tokens)
-	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
-		for w := 0; w < windows; w++ {
-			for h := 0; h < heads; h++ {
-				o := w*tokens*dim + h*hd
-				TN(hd, tokens, tokens, v[o:], dim, pt, tokens, outT, tokens, false)
-			}
-		}
-	})
+	benchHeads(b, func(o int) { TN(hd, tokens, tokens, v[o:], dim, pt, tokens, outT, tokens, false) })
 }
 
 // q·k^T with B already packed (the kernel alone, without the per-call packing of NT).

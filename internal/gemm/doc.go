@@ -10,7 +10,9 @@
 //	PackNT(n, k, b, ldb) / PackNN(k, n, b, ldb) -> *PackedB; p.Mul(m, a, lda, c, ldc, bias, acc)
 //	    and p.MulA(transA, ...): B packed once, for weights used by many calls
 //	NTRef, NNRef, GemmRef: plain triple loops, the reference of the tests
-//	Impl(), Impls(), SetImpl(name), SetGeneric(on): which implementation runs
+//
+// Which implementation runs is internal/cpu's one switch for every kernel package
+// (cpu.SetImpl, cpu.SetGeneric); the tests run every case on each one (internal/kerneltest).
 //
 // Semantics everywhere: C = op(A)·op(B), then + bias[j] on every row (if bias != nil), then
 // + the old C (if accumulate). Strides are in elements and may exceed the logical widths (a
@@ -51,14 +53,14 @@
 //     matters for q·k^T, where k (256×20) is packed for every window and head.
 //   - generic (generic.go): plain Go, 2 rows × 4 columns in registers, k innermost, on the same
 //     panel description. It is what non-amd64 builds and the purego tag get, and what
-//     SetGeneric(true) forces.
+//     cpu.SetGeneric(true) forces.
 //
 // # Choice of implementation
 //
-// At init, CPUID and XGETBV (cpuid_amd64.s) select "avx512" (AVX512F + OS-enabled ZMM/opmask
-// state), else "avx2" (AVX2 + FMA + OS-enabled YMM state), else "generic". SetImpl forces one
-// the CPU supports (the tests run every implementation available on every run), SetGeneric is
-// the `-generic` switch.
+// At init, CPUID and XGETBV select "avx512" (AVX512F + OS-enabled ZMM/opmask
+// state), else "avx2" (AVX2 + FMA + OS-enabled YMM state), else "generic" (internal/cpu).
+// cpu.SetImpl forces one the CPU supports (the tests run every implementation available on
+// every run), cpu.SetGeneric is the `-generic` switch.
 //
 // # Attention shapes
 //

@@ -11,29 +11,6 @@ import (
 // panelW is the width of a column panel of B: two 16-lane vectors.
 const panelW = 32
 
-// Implementations, best last (internal/cpu detects what this CPU runs).
-const (
-	implGeneric = cpu.Generic
-	implAVX2    = cpu.AVX2
-	implAVX512  = cpu.AVX512
-)
-
-var impl = cpu.NewSwitch("gemm")
-
-// Impl names the implementation in use: "avx512", "avx2" or "generic".
-func Impl() string { return impl.Name() }
-
-// Impls lists the implementations this machine can run, best first.
-func Impls() []string { return impl.Impls() }
-
-// SetGeneric forces the portable Go implementation (on) or restores the best one this CPU
-// supports (off). It returns whether the generic implementation was in use before.
-func SetGeneric(on bool) (prev bool) { return impl.SetGeneric(on) }
-
-// SetImpl selects an implementation by name ("avx512", "avx2", "generic"; "" is the best one)
-// and returns the previous name. It fails if this machine cannot run the requested one.
-func SetImpl(name string) (prev string, err error) { return impl.Set(name) }
-
 // bsrc describes op(B) (k×n) as the kernels read it: element (kk, j) is
 // p[(j/32)*ps + kk*ks + j%32]. Packed B has ks = 32, ps = 32*k and zero padding up to a
 // multiple of 32 columns; B used in place (NN, TN) has ks = ldb, ps = 32 and no padding.
@@ -92,10 +69,10 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 }
 
 func run(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int, bias []float32, acc bool) {
-	switch impl.Load() {
-	case implAVX512:
+	switch cpu.Level() {
+	case cpu.AVX512:
 		run512(m, n, k, a, rsa, csa, b, c, ldc, bias, acc)
-	case implAVX2:
+	case cpu.AVX2:
 		run256(m, n, k, a, rsa, csa, b, c, ldc, bias, acc)
 	default:
 		runGeneric(m, n, k, a, rsa, csa, b, c, ldc, bias, acc)

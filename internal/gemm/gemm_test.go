@@ -6,34 +6,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/grformer/grformer/internal/kerneltest"
 )
-
-// forEachImpl runs f once per implementation this machine supports, forcing it.
-func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	for _, name := range Impls() {
-		t.Run(name, func(t *testing.T) {
-			prev, err := SetImpl(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer SetImpl(prev)
-			if Impl() != name {
-				t.Fatalf("Impl() = %q after SetImpl(%q)", Impl(), name)
-			}
-			f(t)
-		})
-	}
-}
-
-// alloc returns a slice of n floats; the tests replace it with one that ends at a guard page
-// where the platform allows (guard_linux_test.go).
-var alloc = func(n int) []float32 { return make([]float32, n) }
-
-// release frees what alloc handed out so far (nothing to do for make).
-var release = func() {}
-
-// guarded reports real guard pages; guardFront puts them before slices.
-var guarded, guardFront bool
 
 type tcase struct {
 	transA, transB bool
@@ -48,18 +23,14 @@ func (tc tcase) String() string {
 		tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.lda, tc.ldb, tc.ldc, tc.bias, tc.acc, tc.packed)
 }
 
-const sentinel = 1234.5
+// fill sets x to values in [-1, 1): the tolerance of run assumes |a|, |b| <= 1.
+func fill(rng *rand.Rand, x []float32) { kerneltest.Fill(rng, x, -1, 1) }
 
-func randFill(rng *rand.Rand, x []float32) {
-	for i := range x {
-		x[i] = rng.Float32()*2 - 1
-	}
-}
-
-// run checks one case against GemmRef; slices have exactly the length their shape needs.
+// run checks one case against GemmRef: slices have exactly the length their shape needs, against
+// a guard page, and the values of C beyond n in each row (up to the stride) stay untouched.
 func (tc tcase) run(t *testing.T, rng *rand.Rand) {
 	t.Helper()
-	defer release()
+	defer kerneltest.Release()
 	ar, ac := tc.m, tc.k
 	if tc.transA {
 		ar, ac = tc.k, tc.m
@@ -74,21 +45,21 @@ func (tc tcase) run(t *testing.T, rng *rand.Rand) {
 		}
 		return (r-1)*ld + c
 	}
-	a := alloc(size(ar, ac, tc.lda))
-	b := alloc(size(br, bc, tc.ldb))
-	randFill(rng, a)
-	randFill(rng, b)
-	c := alloc(size(tc.m, tc.n, tc.ldc))
+	a := kerneltest.Floats(size(ar, ac, tc.lda))
+	b := kerneltest.Floats(size(br, bc, tc.ldb))
+	fill(rng, a)
+	fill(rng, b)
+	c := kerneltest.Floats(size(tc.m, tc.n, tc.ldc))
 	for i := range c {
-		c[i] = sentinel
+		c[i] = kerneltest.Sentinel
 	}
 	for i := 0; i < tc.m; i++ {
-		randFill(rng, c[i*tc.ldc:i*tc.ldc+tc.n])
+		fill(rng, c[i*tc.ldc:i*tc.ldc+tc.n])
 	}
 	var bias []float32
 	if tc.bias {
-		bias = alloc(tc.n)
-		randFill(rng, bias)
+		bias = kerneltest.Floats(tc.n)
+		fill(rng, bias)
 	}
 	want := append([]float32(nil), c...)
 	GemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, want, tc.ldc, bias, tc.acc)
@@ -104,25 +75,7 @@ func (tc tcase) run(t *testing.T, rng *rand.Rand) {
 		Gemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, c, tc.ldc, bias, tc.acc)
 	}
 	// |a|, |b| <= 1: the summation-order error is at most ~k ulps of k.
-	tol := 1e-6 * float64(tc.k+3) * 4
-	bad := 0
-	for i := 0; i < tc.m; i++ {
-		for j := 0; j < tc.ldc && i*tc.ldc+j < len(c); j++ {
-			got, w := c[i*tc.ldc+j], want[i*tc.ldc+j]
-			if j >= tc.n {
-				if got != sentinel {
-					t.Errorf("%v: C[%d][%d] beyond n overwritten: %v", tc, i, j, got)
-					bad++
-				}
-			} else if d := math.Abs(float64(got - w)); !(d <= tol) {
-				t.Errorf("%v: C[%d][%d] = %v, want %v (|diff| %.3g > %.3g)", tc, i, j, got, w, d, tol)
-				bad++
-			}
-			if bad > 5 {
-				t.FailNow()
-			}
-		}
-	}
+	kerneltest.Close(t, tc.String(), c, want, nil, 1e-6*float64(tc.k+3)*4)
 }
 
 var small = []int{1, 2, 3, 11, 12, 13, 31, 32, 33}
@@ -137,7 +90,7 @@ func TestSmallShapesOnePanelGroups(t *testing.T) {
 }
 
 func testSmallShapes(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		v := 0
 		for _, m := range small {
@@ -178,7 +131,7 @@ func (tc *tcase) setStrides(rng *rand.Rand) {
 }
 
 func TestAllVariantsEdges(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, sh := range [][3]int{{13, 33, 11}, {25, 17, 3}, {12, 16, 5}, {7, 48, 2}, {1, 1, 1}, {36, 64, 1}} {
 			for v := 0; v < 32; v++ {
@@ -194,7 +147,7 @@ func TestAllVariantsEdges(t *testing.T) {
 func TestLargeShapes(t *testing.T) {
 	sizes := []int{64, 256, 540}
 	ns := []int{1, 13, 33, 64, 256, 540}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		v := 0
 		for _, m := range sizes {
@@ -225,7 +178,7 @@ func TestModelShapes(t *testing.T) {
 		{m: 256, n: 20, k: 256, lda: 256, ldb: 60, ldc: 60},                                          // attn.v, NN
 		{m: 20, n: 256, k: 256, lda: 60, ldb: 256, ldc: 256, transA: true},                           // (attn.v)^T = V^T·P^T
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
 		for _, tc := range cases {
 			tc.run(t, rng)
@@ -234,7 +187,7 @@ func TestModelShapes(t *testing.T) {
 }
 
 func TestKZeroAndEmpty(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		c := []float32{1, 2, 3, 4, 5, 6}
 		Gemm(false, true, 2, 2, 0, nil, 1, nil, 1, c, 3, []float32{10, 20}, true)
 		want := []float32{11, 22, 3, 14, 25, 6}
@@ -249,40 +202,18 @@ func TestKZeroAndEmpty(t *testing.T) {
 }
 
 func TestShortSlicePanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("no panic for a short A")
-		}
-	}()
-	NT(3, 3, 3, make([]float32, 8), 3, make([]float32, 9), 3, make([]float32, 9), 3, false)
-}
-
-func TestSetGeneric(t *testing.T) {
-	start := Impl()
-	SetGeneric(true)
-	if Impl() != "generic" {
-		t.Fatalf("Impl() = %q after SetGeneric(true)", Impl())
-	}
-	if prev := SetGeneric(false); !prev {
-		t.Fatal("SetGeneric(false) did not report generic as previous")
-	}
-	if Impl() != Impls()[0] {
-		t.Fatalf("Impl() = %q after SetGeneric(false), want %q", Impl(), Impls()[0])
-	}
-	SetImpl(start)
-	if _, err := SetImpl("nope"); err == nil {
-		t.Fatal("SetImpl accepted an unknown name")
-	}
-	t.Logf("implementations here: %v", Impls())
+	kerneltest.MustPanic(t, map[string]func(){
+		"short A": func() { NT(3, 3, 3, make([]float32, 8), 3, make([]float32, 9), 3, make([]float32, 9), 3, false) },
+	})
 }
 
 func TestConcurrentPackedMul(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
 		const m, n, k = 97, 60, 60
 		a, b := make([]float32, m*k), make([]float32, n*k)
-		randFill(rng, a)
-		randFill(rng, b)
+		fill(rng, a)
+		fill(rng, b)
 		want := make([]float32, m*n)
 		NTRef(m, n, k, a, k, b, k, want, n, false)
 		p := PackNT(n, k, b, k)
@@ -312,7 +243,7 @@ func TestConcurrentPackedMul(t *testing.T) {
 }
 
 func TestNoAllocs(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		const m, n, k = 64, 37, 29
 		a, b, c := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
 		p := PackNT(n, k, b, k)
@@ -330,17 +261,17 @@ func TestNoAllocs(t *testing.T) {
 
 // packNT with the AVX-512 transposing copy must give exactly what the Go loop gives.
 func TestPackNT(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
 		for _, n := range []int{1, 16, 31, 32, 33, 64, 100, 256} {
 			for _, k := range []int{1, 2, 15, 16, 17, 20, 32, 60, 61} {
 				for _, pad := range []int{0, 3} {
 					ldb := k + pad
-					b := alloc((n-1)*ldb + k)
-					randFill(rng, b)
+					b := kerneltest.Floats((n-1)*ldb + k)
+					fill(rng, b)
 					got := make([]float32, packedLen(n, k))
 					for i := range got {
-						got[i] = sentinel
+						got[i] = kerneltest.Sentinel
 					}
 					packNT(got, n, k, b, ldb)
 					for p0 := 0; p0 < n; p0 += panelW {
@@ -356,7 +287,7 @@ func TestPackNT(t *testing.T) {
 							}
 						}
 					}
-					release()
+					kerneltest.Release()
 				}
 			}
 		}

@@ -2,6 +2,8 @@
 
 package gemm
 
+import "github.com/grformer/grformer/internal/cpu"
+
 // AVX-512 kernels, 12 rows by 32 columns at most (kernels_amd64.s).
 func k512m1(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
 func k512m2(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)
@@ -172,7 +174,7 @@ func packT16(dst, src *float32, ldb uintptr, kblocks, ktail, tailmask int)
 // packNTFast packs the full 32-row panels of B^T with packT16 when the AVX-512 kernels are in
 // use and returns how many rows of B it packed (a multiple of 32).
 func packNTFast(dst []float32, n, k int, b []float32, ldb int) int {
-	if impl.Load() != implAVX512 || k == 0 {
+	if cpu.Level() != cpu.AVX512 || k == 0 {
 		return 0
 	}
 	full := n - n%panelW

@@ -2,42 +2,24 @@ package vmath
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
+
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // Benchmarks of the model's shapes, one goroutine, every implementation available here and the
 // reference (scalar math.Exp / math.Erfc) version. values/ns counts the values transformed.
 
+// benchImpls reports values/ns for values transformed per call of f, on every implementation
+// and on ref.
 func benchImpls(b *testing.B, values int, ref, f func()) {
-	run := func(b *testing.B, f func()) {
-		f()
-		b.ResetTimer()
-		best := time.Duration(math.MaxInt64)
-		for i := 0; i < b.N; i++ {
-			t0 := time.Now()
-			f()
-			best = min(best, time.Since(t0))
-		}
-		b.ReportMetric(float64(values)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "values/ns")
-		// The machine is shared: the fastest call is the figure that says what the kernel does.
-		b.ReportMetric(float64(values)/float64(best.Nanoseconds()), "best-values/ns")
-	}
-	for _, name := range Impls() {
-		b.Run(name, func(b *testing.B) {
-			prev, _ := SetImpl(name)
-			defer SetImpl(prev)
-			run(b, f)
-		})
-	}
-	b.Run("ref", func(b *testing.B) { run(b, ref) })
+	kerneltest.BenchImpls(b, float64(values)*1e-9, "values/ns", ref, f)
 }
 
 func benchData(n int, lo, hi float64) []float32 {
 	x := make([]float32, n)
-	randFill(rand.New(rand.NewPCG(uint64(n), 1)), x, lo, hi)
+	kerneltest.Fill(rand.New(rand.NewPCG(uint64(n), 1)), x, lo, hi)
 	return x
 }
 

@@ -1,6 +1,10 @@
 package vmath
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/grformer/grformer/internal/cpu"
+)
 
 // Row kernels of the model's normalisations and of the training backward pass (see doc.go):
 // LayerNorm forward, residual add and backward, GELU', column sums, L2 normalisation of head
@@ -77,8 +81,8 @@ func LayerNormAddRows(t, src []float32, m, c int, gamma, beta []float32, eps flo
 }
 
 func layerNorm(dst, src []float32, m, c int, gamma, beta []float32, eps, mul float32, mean, rstd []float32, flags int) {
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		lnGeneric(dst, src, m, c, gamma, beta, eps, mul, mean, rstd, flags)
 		return
 	}
@@ -89,7 +93,7 @@ func layerNorm(dst, src []float32, m, c int, gamma, beta []float32, eps, mul flo
 		if mean != nil {
 			mp, rp = &mean[i], &rstd[i]
 		}
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			lnAVX512(&dst[i*c], &src[i*c], r, c, &gamma[0], &beta[0], eps, mul, mp, rp, flags)
 		} else {
 			lnAVX2(&dst[i*c], &src[i*c], r, c, &gamma[0], &beta[0], eps, mul, mp, rp, flags)
@@ -120,8 +124,8 @@ func LayerNormBackwardRows(dx, dy, x []float32, m, c int, gamma, mean, rstd []fl
 	if accumulate {
 		flags |= lnAcc
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		lnBwdGeneric(dx, dy, x, m, c, gamma, mean, rstd, accumulate)
 		return
 	}
@@ -129,7 +133,7 @@ func LayerNormBackwardRows(dx, dy, x []float32, m, c int, gamma, mean, rstd []fl
 	for i := 0; i < m; i += rows {
 		r := min(rows, m-i)
 		o := i * c
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			lnBwdAVX512(&dx[o], &dy[o], &x[o], r, c, &gamma[0], &mean[i], &rstd[i], flags)
 		} else {
 			lnBwdAVX2(&dx[o], &dy[o], &x[o], r, c, &gamma[0], &mean[i], &rstd[i], flags)
@@ -173,12 +177,12 @@ func LayerNormParamGradCols(dgamma, dbeta []float32, dy, x []float32, ld, m, n i
 	} else {
 		accg, accb = make([]float64, np), make([]float64, np)
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		lnPGGeneric(accg, accb, dy, x, ld, m, n, mean, rstd)
 	} else {
 		bw := lnPG256Cols
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			bw = lnPG512Cols
 		}
 		rows := rowsPerCall(n)
@@ -186,7 +190,7 @@ func LayerNormParamGradCols(dgamma, dbeta []float32, dy, x []float32, ld, m, n i
 			r := min(rows, m-i0)
 			for j0 := 0; j0 < n; j0 += bw {
 				cols, o := min(bw, n-j0), i0*ld+j0
-				if v == implAVX512 {
+				if v == cpu.AVX512 {
 					lnPGAVX512(&accg[j0], &accb[j0], &dy[o], &x[o], uintptr(4*ld), r, &mean[i0], &rstd[i0], cols)
 				} else {
 					lnPGAVX2(&accg[j0], &accb[j0], &dy[o], &x[o], uintptr(4*ld), r, &mean[i0], &rstd[i0], cols)
@@ -212,14 +216,14 @@ func GELUBackward(dx, x []float32) {
 	if len(dx) != len(x) {
 		panic(fmt.Sprintf("vmath: GELUBackward: len(dx) = %d, len(x) = %d", len(dx), len(x)))
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		geluBwdGeneric(dx, x)
 		return
 	}
 	for i := 0; i < len(x); i += chunk {
 		n := min(chunk, len(x)-i)
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			geluBwdAVX512(&dx[i], &x[i], n)
 		} else {
 			geluBwdAVX2(&dx[i], &x[i], n)
@@ -245,12 +249,12 @@ func ColSums(dst, src []float32, ld, m, n int) {
 	} else {
 		acc = make([]float64, np)
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		colSumsGeneric(acc, src, ld, m, n)
 	} else {
 		bw := colSums256Cols
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			bw = colSums512Cols
 		}
 		rows := rowsPerCall(n)
@@ -258,7 +262,7 @@ func ColSums(dst, src []float32, ld, m, n int) {
 			r := min(rows, m-i0)
 			for j0 := 0; j0 < n; j0 += bw {
 				cols, o := min(bw, n-j0), i0*ld+j0
-				if v == implAVX512 {
+				if v == cpu.AVX512 {
 					colSumsAVX512(&acc[j0], &src[o], uintptr(4*ld), r, cols)
 				} else {
 					colSumsAVX2(&acc[j0], &src[o], uintptr(4*ld), r, cols)
@@ -288,8 +292,8 @@ func L2NormalizeHeads(x []float32, ld, m, C, d int, norms []float32) {
 	if m == 0 || C == 0 {
 		return
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		l2HeadsGeneric(x, ld, m, C, d, norms)
 		return
 	}
@@ -300,7 +304,7 @@ func L2NormalizeHeads(x []float32, ld, m, C, d int, norms []float32) {
 		if norms != nil {
 			np = &norms[i*nh]
 		}
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			l2HeadsAVX512(&x[i*ld], uintptr(4*ld), r, nh, d, np)
 		} else {
 			l2HeadsAVX2(&x[i*ld], uintptr(4*ld), r, nh, d, np)
@@ -339,8 +343,8 @@ func SoftmaxBackwardAccRows(ds, p, dp []float32, ld, m, n int, D []float32, acc 
 	if m == 0 || n == 0 {
 		return
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		smBwdGeneric(ds, p, dp, ld, m, n, D, acc, ldacc)
 		return
 	}
@@ -352,7 +356,7 @@ func SoftmaxBackwardAccRows(ds, p, dp []float32, ld, m, n int, D []float32, acc 
 		if acc != nil {
 			ap = &acc[i*ldacc]
 		}
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			smBwdAVX512(&ds[o], &p[o], &dp[o], uintptr(4*ld), r, n, &D[i], ap, uintptr(4*ldacc), flags)
 		} else {
 			smBwdAVX2(&ds[o], &p[o], &dp[o], uintptr(4*ld), r, n, &D[i], ap, uintptr(4*ldacc), flags)
@@ -374,15 +378,15 @@ func RowDots(D []float32, a, b []float32, lda, ldb, m, d int) {
 		clear(D[:m])
 		return
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		rowDotsGeneric(D, a, b, lda, ldb, m, d)
 		return
 	}
 	rows := rowsPerCall(d)
 	for i := 0; i < m; i += rows {
 		r := min(rows, m-i)
-		if v == implAVX512 {
+		if v == cpu.AVX512 {
 			rowDotsAVX512(&D[i], &a[i*lda], &b[i*ldb], uintptr(4*lda), uintptr(4*ldb), r, d)
 		} else {
 			rowDotsAVX2(&D[i], &a[i*lda], &b[i*ldb], uintptr(4*lda), uintptr(4*ldb), r, d)

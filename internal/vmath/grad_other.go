@@ -2,7 +2,7 @@
 
 package vmath
 
-// Stubs of the assembly kernels of grad.go: never called here (impl is always implGeneric).
+// Stubs of the assembly kernels of grad.go: never called here (cpu.Level() is always cpu.Generic).
 
 const noAsm = "vmath: no assembly kernels in this build"
 

@@ -5,6 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/grformer/grformer/internal/cpu"
+	"github.com/grformer/grformer/internal/kerneltest"
 )
 
 // Tests of grad.go: every implementation against the float64 references, every slice against a
@@ -15,8 +18,8 @@ import (
 var lnWidths = []int{1, 3, 8, 12, 15, 16, 17, 31, 60, 120, 257}
 
 func randSlice(rng *rand.Rand, n int, lo, hi float64) []float32 {
-	x := alloc(n)
-	randFill(rng, x, lo, hi)
+	x := kerneltest.Floats(n)
+	kerneltest.Fill(rng, x, lo, hi)
 	return x
 }
 
@@ -25,10 +28,10 @@ func clone(x []float32) []float32 { return append([]float32(nil), x...) }
 // lnData returns m rows of c values around off with spread s (each row its own offset and
 // spread, up to off and s), gamma and beta.
 func lnData(rng *rand.Rand, m, c int, off, s float64) (x, gamma, beta []float32) {
-	x = alloc(m * c)
+	x = kerneltest.Floats(m * c)
 	for i := 0; i < m; i++ {
 		o, w := off*(2*rng.Float64()-1), s*(0.1+rng.Float64())
-		randFill(rng, x[i*c:(i+1)*c], o-w, o+w)
+		kerneltest.Fill(rng, x[i*c:(i+1)*c], o-w, o+w)
 	}
 	return x, randSlice(rng, c, -2, 2), randSlice(rng, c, -1, 1)
 }
@@ -44,7 +47,7 @@ func lnScale(x []float32, i, c, j int, gamma, beta []float32, eps float32) float
 
 func TestLayerNormRows(t *testing.T) {
 	const eps = 1e-5
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(21, 22))
 		var worst, worstStat float64
 		for _, c := range lnWidths {
@@ -54,11 +57,11 @@ func TestLayerNormRows(t *testing.T) {
 						x, gamma, beta := lnData(rng, m, c, data[0], data[1])
 						want, wm, wr := make([]float32, m*c), make([]float32, m), make([]float32, m)
 						LayerNormRowsRef(want, x, m, c, gamma, beta, eps, wm, wr)
-						dst := alloc(m * c)
+						dst := kerneltest.Floats(m * c)
 						var mean, rstd []float32
 						switch variant {
 						case "stats":
-							mean, rstd = alloc(m), alloc(m)
+							mean, rstd = kerneltest.Floats(m), kerneltest.Floats(m)
 						case "inplace":
 							dst = clone(x)
 						}
@@ -85,7 +88,7 @@ func TestLayerNormRows(t *testing.T) {
 								t.Fatalf("%s: row %d: mean, rstd = %v, %v, want %v, %v", name, i, mean[i], rstd[i], wm[i], wr[i])
 							}
 						}
-						release()
+						kerneltest.Release()
 					}
 				}
 			}
@@ -97,7 +100,7 @@ func TestLayerNormRows(t *testing.T) {
 // TestLayerNormRowsSpecial: constant rows give beta (xhat = 0, rstd = 1/sqrt(eps)), a NaN makes
 // its row NaN, chunks of many rows.
 func TestLayerNormRowsSpecial(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		const c = 60
 		gamma, beta := make([]float32, c), make([]float32, c)
 		for j := range gamma {
@@ -139,13 +142,13 @@ func TestLayerNormRowsSpecial(t *testing.T) {
 				t.Fatalf("m=%d: rstd[%d] = %v, want %v", m, i, gr[i], wr[i])
 			}
 		}
-		release()
+		kerneltest.Release()
 	})
 }
 
 func TestLayerNormAddRows(t *testing.T) {
 	const eps = 1e-5
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(25, 26))
 		var worst float64
 		for _, c := range lnWidths {
@@ -170,7 +173,7 @@ func TestLayerNormAddRows(t *testing.T) {
 						}
 					}
 					// With mul = 1, the assembly kernels add the value LayerNormRows stores.
-					if mul == 1 && Impl() != "generic" {
+					if mul == 1 && cpu.Impl() != "generic" {
 						y := make([]float32, m*c)
 						LayerNormRows(y, x, m, c, gamma, beta, eps, nil, nil)
 						for i := range y {
@@ -179,7 +182,7 @@ func TestLayerNormAddRows(t *testing.T) {
 							}
 						}
 					}
-					release()
+					kerneltest.Release()
 				}
 			}
 		}
@@ -189,14 +192,14 @@ func TestLayerNormAddRows(t *testing.T) {
 
 func TestLayerNormBackwardRows(t *testing.T) {
 	const eps = 1e-5
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(27, 28))
 		var worst float64
 		for _, c := range lnWidths {
 			for _, m := range []int{1, 4, 2*rowsPerCall(c) + 3} {
 				for _, variant := range []string{"store", "acc", "alias", "alias-acc"} {
 					x, gamma, _ := lnData(rng, m, c, 1, 2)
-					mean, rstd := alloc(m), alloc(m)
+					mean, rstd := kerneltest.Floats(m), kerneltest.Floats(m)
 					LayerNormRowsRef(make([]float32, m*c), x, m, c, gamma, gamma, eps, mean, rstd)
 					dy := randSlice(rng, m*c, -1, 1)
 					dx := randSlice(rng, m*c, -1, 1)
@@ -231,7 +234,7 @@ func TestLayerNormBackwardRows(t *testing.T) {
 							}
 						}
 					}
-					release()
+					kerneltest.Release()
 				}
 			}
 		}
@@ -253,7 +256,7 @@ func TestLayerNormParamGrad(t *testing.T) {
 			wg, wb := clone(dg0), clone(db0)
 			LayerNormParamGradColsRef(wg, wb, dy, x, ld, m, n, mean, rstd)
 			var gen []float32
-			forEachImpl(t, func(t *testing.T) {
+			kerneltest.ForEachImpl(t, func(t *testing.T) {
 				dg, db := clone(dg0), clone(db0)
 				LayerNormParamGradCols(dg, db, dy, x, ld, m, n, mean, rstd)
 				var sg, sb []float32 // split in column ranges of 13, dbeta nil on the second pass
@@ -301,13 +304,13 @@ func TestLayerNormParamGrad(t *testing.T) {
 					}
 				}
 			}
-			release()
+			kerneltest.Release()
 		}
 	}
 }
 
 func TestGELUBackwardAccuracy(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		// Every step-th float32 with |x| <= 14, dx = 1.
 		var x []float32
 		for b := uint32(0); b <= 0x41600000; b += sweepStep() {
@@ -353,7 +356,7 @@ func TestGELUBackwardSpecial(t *testing.T) {
 		{0, 2, 1}, {float32(math.Copysign(0, -1)), 2, 1}, {inf, 3, 3}, {-inf, 3, 0}, {30, 2, 2}, {-30, 2, 0},
 		{1e30, -1, -1}, {-1e30, 1, 0},
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		x, dx := make([]float32, 0, len(cases)+2), make([]float32, 0, len(cases)+2)
 		for _, c := range cases {
 			x, dx = append(x, c.x), append(dx, c.dx)
@@ -375,7 +378,7 @@ func TestGELUBackwardSpecial(t *testing.T) {
 }
 
 func TestGELUBackwardSizes(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(31, 32))
 		for _, n := range append(sizes, chunk+3, 3*chunk) {
 			x, dx := randSlice(rng, n, -8, 8), randSlice(rng, n, -2, 2)
@@ -388,14 +391,14 @@ func TestGELUBackwardSizes(t *testing.T) {
 					t.Fatalf("n=%d: %v * GELU'(%v) = %v, want %v", n, dx0[i], x[i], dx[i], want[i])
 				}
 			}
-			release()
+			kerneltest.Release()
 		}
 	})
 }
 
 // TestColSums: every implementation gives the bits of the reference.
 func TestColSums(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(33, 34))
 		for _, n := range []int{1, 3, 4, 7, 8, 9, 30, 47, 48, 49, 60, 120, 127, 128, 129, 180, 300} {
 			for _, m := range []int{1, 5, 2*rowsPerCall(n) + 9} {
@@ -411,7 +414,7 @@ func TestColSums(t *testing.T) {
 							t.Fatalf("n=%d m=%d ld=%d: [%d] = %v, want %v", n, m, ld, j, dst[j], want[j])
 						}
 					}
-					release()
+					kerneltest.Release()
 				}
 			}
 		}
@@ -426,7 +429,7 @@ func TestColSums(t *testing.T) {
 }
 
 func TestL2NormalizeHeads(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(35, 36))
 		var worst, worstN float64
 		for _, d := range []int{1, 4, 8, 15, 16, 17, 20, 33} {
@@ -446,10 +449,10 @@ func TestL2NormalizeHeads(t *testing.T) {
 						L2NormalizeHeadsRef(want, ld, m, C, d, wn)
 						var norms []float32
 						if withNorms {
-							norms = alloc(m * nh)
+							norms = kerneltest.Floats(m * nh)
 						}
 						L2NormalizeHeads(x, ld, m, C, d, norms)
-						worst = math.Max(worst, compareRows(t, fmt.Sprintf("d=%d nh=%d m=%d", d, nh, m), x, want, ld, m, C, 4e-7))
+						worst = math.Max(worst, kerneltest.Close(t, fmt.Sprintf("d=%d nh=%d m=%d", d, nh, m), x, want, nil, 4e-7))
 						for i := range norms {
 							e := math.Abs(float64(norms[i]-wn[i])) / math.Max(float64(wn[i]), 1e-30)
 							worstN = math.Max(worstN, e)
@@ -457,7 +460,7 @@ func TestL2NormalizeHeads(t *testing.T) {
 								t.Fatalf("d=%d nh=%d m=%d: norm %d = %v, want %v", d, nh, m, i, norms[i], wn[i])
 							}
 						}
-						release()
+						kerneltest.Release()
 					}
 				}
 			}
@@ -490,7 +493,7 @@ func TestSoftmaxBackward(t *testing.T) {
 				wantAcc := clone(acc)
 				SoftmaxBackwardAccRowsRef(wantDs, p, dp, ld, m, n, D, wantAcc, ldacc)
 				var gen []float32
-				forEachImpl(t, func(t *testing.T) {
+				kerneltest.ForEachImpl(t, func(t *testing.T) {
 					dpc := clone(dp)
 					ds := rowsCase(rng, m, n, ld, 0, 0)
 					if variant == "alias" {
@@ -533,23 +536,23 @@ func TestSoftmaxBackward(t *testing.T) {
 						}
 					}
 				})
-				release()
+				kerneltest.Release()
 			}
 		}
 	}
 }
 
 func TestRowDots(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(39, 40))
 		var worst float64
 		for _, d := range []int{0, 1, 4, 15, 16, 17, 20, 60, 100} {
 			for _, m := range []int{1, 3, 2*rowsPerCall(d) + 1} {
 				lda, ldb := d+3, 3*d+1
 				a, b := rowsCase(rng, m, d, lda, -1, 1), rowsCase(rng, m, d, ldb, -1, 1)
-				want, got := make([]float32, m), alloc(m)
+				want, got := make([]float32, m), kerneltest.Floats(m)
 				for i := range got {
-					got[i] = sentinel
+					got[i] = kerneltest.Sentinel
 				}
 				RowDotsRef(want, a, b, lda, ldb, m, d)
 				RowDots(got, a, b, lda, ldb, m, d)
@@ -564,7 +567,7 @@ func TestRowDots(t *testing.T) {
 						t.Fatalf("d=%d m=%d: D[%d] = %v, want %v", d, m, i, got[i], want[i])
 					}
 				}
-				release()
+				kerneltest.Release()
 			}
 		}
 		t.Logf("max error %.3g of sum |a*b|", worst)
@@ -573,7 +576,7 @@ func TestRowDots(t *testing.T) {
 
 func TestGradPanics(t *testing.T) {
 	x := make([]float32, 100)
-	for name, f := range map[string]func(){
+	kerneltest.MustPanic(t, map[string]func(){
 		"ln short dst":     func() { LayerNormRows(x[:10], x, 2, 6, x, x, 1e-5, nil, nil) },
 		"ln short gamma":   func() { LayerNormRows(x, x, 2, 6, x[:5], x, 1e-5, nil, nil) },
 		"ln one stat":      func() { LayerNormRows(x, x, 2, 6, x, x, 1e-5, x, nil) },
@@ -592,16 +595,7 @@ func TestGradPanics(t *testing.T) {
 		"smbwd acc":        func() { SoftmaxBackwardAccRows(x, x, x, 10, 5, 10, x, x[:20], 10) },
 		"smbwd ldacc":      func() { SoftmaxBackwardAccRows(x, x, x, 10, 5, 10, x, x, 5) },
 		"rowdots":          func() { RowDots(x, x, x, 10, 30, 5, 10) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			f()
-		}()
-	}
+	})
 	// Empty shapes do nothing.
 	LayerNormRows(nil, nil, 0, 60, x, x, 1e-5, nil, nil)
 	LayerNormBackwardRows(nil, nil, nil, 0, 60, x, nil, nil, true)
@@ -619,7 +613,7 @@ func TestGradNoAlloc(t *testing.T) {
 	const m, c = 64, 60
 	x, y := make([]float32, m*c), make([]float32, m*c)
 	g, st, norms := make([]float32, c), make([]float32, 2*m), make([]float32, 3*m)
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for name, f := range map[string]func(){
 			"LayerNormRows":         func() { LayerNormRows(y, x, m, c, g, g, 1e-5, st[:m], st[m:]) },
 			"LayerNormAddRows":      func() { LayerNormAddRows(y, x, m, c, g, g, 1e-5, 1) },

@@ -8,29 +8,6 @@ import (
 	"github.com/grformer/grformer/internal/cpu"
 )
 
-// Implementations, best last (internal/cpu detects what this CPU runs).
-const (
-	implGeneric = cpu.Generic
-	implAVX2    = cpu.AVX2
-	implAVX512  = cpu.AVX512
-)
-
-var impl = cpu.NewSwitch("vmath")
-
-// Impl names the implementation in use: "avx512", "avx2" or "generic".
-func Impl() string { return impl.Name() }
-
-// Impls lists the implementations this machine can run, best first.
-func Impls() []string { return impl.Impls() }
-
-// SetGeneric forces the portable Go implementation (on) or restores the best one this CPU
-// supports (off). It returns whether the generic implementation was in use before.
-func SetGeneric(on bool) (prev bool) { return impl.SetGeneric(on) }
-
-// SetImpl selects an implementation by name ("avx512", "avx2", "generic"; "" is the best one)
-// and returns the previous name. It fails if this machine cannot run the requested one.
-func SetImpl(name string) (prev string, err error) { return impl.Set(name) }
-
 // kernels is one assembly implementation (impl_amd64.go).
 type kernels struct {
 	exp     func(dst, src *float32, n int)
@@ -57,8 +34,8 @@ func Exp(dst, src []float32) {
 	if len(dst) != len(src) {
 		panic(fmt.Sprintf("vmath: Exp: len(dst) = %d, len(src) = %d", len(dst), len(src)))
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		expGeneric(dst, src)
 		return
 	}
@@ -80,8 +57,8 @@ func GELUInto(dst, src []float32) {
 	if len(dst) != len(src) {
 		panic(fmt.Sprintf("vmath: GELUInto: len(dst) = %d, len(src) = %d", len(dst), len(src)))
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		geluGeneric(dst, src)
 		return
 	}
@@ -114,8 +91,8 @@ func SoftmaxRows(x []float32, ld, m, n int) {
 	if m == 0 || n == 0 {
 		return
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		softmaxGeneric(x, ld, m, n)
 		return
 	}
@@ -158,8 +135,8 @@ func ScaleBiasSoftmaxRows(x []float32, ld int, m, n int, scale float32, bias []f
 		}
 		flags |= sbLabels
 	}
-	v := impl.Load()
-	if v == implGeneric {
+	v := cpu.Level()
+	if v == cpu.Generic {
 		sbSoftmaxGeneric(x, ld, m, n, scale, bias, ldb, rowLabels, colLabels)
 		return
 	}

@@ -8,43 +8,9 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/grformer/grformer/internal/kerneltest"
 )
-
-// forEachImpl runs f once per implementation this machine supports, forcing it.
-func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	for _, name := range Impls() {
-		t.Run(name, func(t *testing.T) {
-			prev, err := SetImpl(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer SetImpl(prev)
-			if Impl() != name {
-				t.Fatalf("Impl() = %q after SetImpl(%q)", Impl(), name)
-			}
-			f(t)
-		})
-	}
-}
-
-// alloc returns a slice of n floats; the tests replace it with one that ends at a guard page
-// where the platform allows (guard_linux_test.go), so that a kernel touching one value past
-// its data faults.
-var alloc = func(n int) []float32 { return make([]float32, n) }
-
-// release frees what alloc handed out so far (nothing to do for make).
-var release = func() {}
-
-// guarded reports real guard pages; guardFront puts them before slices.
-var guarded, guardFront bool
-
-// allocLabels returns n int32 that end at a guard page when alloc does.
-func allocLabels(n int) []int32 {
-	if n == 0 {
-		return []int32{}
-	}
-	return float32sAsInt32s(alloc(n))
-}
 
 // step is the stride through float32 bit patterns of the accuracy sweeps (a prime, so that
 // all mantissa bits vary); -short takes a coarser one.
@@ -56,14 +22,6 @@ func sweepStep() uint32 {
 }
 
 var sizes = []int{0, 1, 15, 16, 17, 31, 255, 256, 257, 1000}
-
-const sentinel = 1234.5
-
-func randFill(rng *rand.Rand, x []float32, lo, hi float64) {
-	for i := range x {
-		x[i] = float32(lo + (hi-lo)*rng.Float64())
-	}
-}
 
 func bits(x float32) uint32 { return math.Float32bits(x) }
 
@@ -94,7 +52,7 @@ func expErr(x, y float32) (rel, sub float64, ok bool) {
 }
 
 func TestExpAccuracy(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		// Every step-th float32 in [-110, 110]: both signs, all exponents.
 		var src []float32
 		step := sweepStep()
@@ -130,7 +88,7 @@ func TestExpSpecial(t *testing.T) {
 		{0, 1}, {float32(math.Copysign(0, -1)), 1}, {-inf, 0}, {inf, inf}, {-1e9, 0}, {-1e30, 0},
 		{-104, 0}, {-200, 0}, {89, inf}, {1e9, inf}, {-math.MaxFloat32, 0}, {math.MaxFloat32, inf},
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		src := make([]float32, 0, len(cases)+1)
 		for _, c := range cases {
 			src = append(src, c.x)
@@ -150,12 +108,12 @@ func TestExpSpecial(t *testing.T) {
 }
 
 func TestExpSizes(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, n := range append(sizes, chunk+3, 3*chunk) {
 			for _, inPlace := range []bool{false, true} {
-				src, dst := alloc(n), alloc(n)
-				randFill(rng, src, -90, 90)
+				src, dst := kerneltest.Floats(n), kerneltest.Floats(n)
+				kerneltest.Fill(rng, src, -90, 90)
 				want := make([]float32, n)
 				ExpRef(want, src)
 				if inPlace {
@@ -167,7 +125,7 @@ func TestExpSizes(t *testing.T) {
 						t.Fatalf("n=%d inPlace=%v: [%d] = %v, want %v", n, inPlace, i, dst[i], want[i])
 					}
 				}
-				release()
+				kerneltest.Release()
 			}
 		}
 	})
@@ -179,7 +137,7 @@ func TestExpSizes(t *testing.T) {
 func geluExact(x float64) float64 { return 0.5 * x * math.Erfc(-x/math.Sqrt2) }
 
 func TestGELUAccuracy(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		// Every step-th float32 with |x| <= 12.
 		var src []float32
 		step := sweepStep()
@@ -232,7 +190,7 @@ func TestGELUSpecial(t *testing.T) {
 		{0, 0}, {negz, negz}, {inf, inf}, {-inf, negz}, {1e30, 1e30}, {-1e30, negz},
 		{10, 10}, {5.6, 5.6}, {100, 100}, {-20, negz}, {-30, negz}, {math.MaxFloat32, math.MaxFloat32},
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		x := make([]float32, 0, len(cases)+2)
 		for _, c := range cases {
 			x = append(x, c.x)
@@ -254,11 +212,11 @@ func TestGELUSpecial(t *testing.T) {
 }
 
 func TestGELUSizes(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		for _, n := range append(sizes, chunk+3, 3*chunk) {
-			src, dst := alloc(n), alloc(n)
-			randFill(rng, src, -8, 8)
+			src, dst := kerneltest.Floats(n), kerneltest.Floats(n)
+			kerneltest.Fill(rng, src, -8, 8)
 			want := append([]float32(nil), src...)
 			GELURef(want)
 			GELUInto(dst, src)
@@ -273,7 +231,7 @@ func TestGELUSizes(t *testing.T) {
 					t.Fatalf("n=%d: in place GELU(x)[%d] = %v, out of place %v", n, i, src[i], dst[i])
 				}
 			}
-			release()
+			kerneltest.Release()
 		}
 	})
 }
@@ -281,49 +239,23 @@ func TestGELUSizes(t *testing.T) {
 // ---------------------------------------------------------------------------------------------
 // Softmax
 
-// rowsCase fills an m×n matrix with row stride ld (gaps hold sentinel).
+// rowsCase fills an m×n matrix with row stride ld (gaps hold kerneltest.Sentinel).
 func rowsCase(rng *rand.Rand, m, n, ld int, lo, hi float64) []float32 {
 	if m == 0 || n == 0 {
-		return alloc(0)
+		return kerneltest.Floats(0)
 	}
-	x := alloc((m-1)*ld + n)
+	x := kerneltest.Floats((m-1)*ld + n)
 	for i := range x {
-		x[i] = sentinel
+		x[i] = kerneltest.Sentinel
 	}
 	for i := 0; i < m; i++ {
-		randFill(rng, x[i*ld:i*ld+n], lo, hi)
+		kerneltest.Fill(rng, x[i*ld:i*ld+n], lo, hi)
 	}
 	return x
 }
 
-// compareRows checks got against want on the m×n matrix and that gaps are untouched; it
-// returns the largest absolute difference.
-func compareRows(t *testing.T, what string, got, want []float32, ld, m, n int, tol float64) float64 {
-	t.Helper()
-	var mx float64
-	for i := range got {
-		if m == 0 || n == 0 {
-			break
-		}
-		if i%ld >= n && i < (m-1)*ld+n {
-			if got[i] != sentinel {
-				t.Fatalf("%s: gap value [%d] changed to %v", what, i, got[i])
-			}
-			continue
-		}
-		d := math.Abs(float64(got[i] - want[i]))
-		if !(d <= tol) && !(got[i] != got[i] && want[i] != want[i]) {
-			t.Fatalf("%s: [%d,%d] = %v, want %v", what, i/ld, i%ld, got[i], want[i])
-		}
-		if d > mx {
-			mx = d
-		}
-	}
-	return mx
-}
-
 func TestSoftmaxRowsSizes(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		for _, n := range append(sizes, 64, 1024) {
 			for _, m := range []int{1, 3, 40} {
@@ -333,8 +265,8 @@ func TestSoftmaxRowsSizes(t *testing.T) {
 					want := append([]float32(nil), x...)
 					SoftmaxRowsRef(want, ld, m, n)
 					SoftmaxRows(x, ld, m, n)
-					compareRows(t, fmt.Sprintf("m=%d n=%d ld=%d", m, n, ld), x, want, ld, m, n, 1e-6)
-					release()
+					kerneltest.Close(t, fmt.Sprintf("m=%d n=%d ld=%d", m, n, ld), x, want, nil, 1e-6)
+					kerneltest.Release()
 				}
 			}
 		}
@@ -342,7 +274,7 @@ func TestSoftmaxRowsSizes(t *testing.T) {
 }
 
 func TestSoftmaxRowsAccuracy(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
 		for _, spread := range []float64{30, 3} {
 			for _, n := range []int{64, 256, 1024} {
@@ -351,7 +283,7 @@ func TestSoftmaxRowsAccuracy(t *testing.T) {
 				want := append([]float32(nil), x...)
 				SoftmaxRowsRef(want, n, m, n)
 				SoftmaxRows(x, n, m, n)
-				mx := compareRows(t, fmt.Sprintf("n=%d", n), x, want, n, m, n, 1e-6)
+				mx := kerneltest.Close(t, fmt.Sprintf("n=%d", n), x, want, nil, 1e-6)
 				var maxSum, maxRel float64
 				for i := 0; i < m; i++ {
 					var s float64
@@ -365,7 +297,7 @@ func TestSoftmaxRowsAccuracy(t *testing.T) {
 				}
 				t.Logf("n=%d, values in [-%g, %g]: max abs error %.3g, max rel error %.3g (outputs > 1e-30), max |row sum - 1| %.3g",
 					n, spread, spread, mx, maxRel, maxSum)
-				release()
+				kerneltest.Release()
 			}
 		}
 	})
@@ -373,7 +305,7 @@ func TestSoftmaxRowsAccuracy(t *testing.T) {
 
 func TestSoftmaxRowsSpecial(t *testing.T) {
 	nan, inf := float32(math.NaN()), float32(math.Inf(1))
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
 		for _, n := range []int{1, 17, 256} {
 			// Masked entries give exactly 0, others match the reference.
@@ -388,7 +320,7 @@ func TestSoftmaxRowsSpecial(t *testing.T) {
 			want := append([]float32(nil), x...)
 			SoftmaxRowsRef(want, n, 4, n)
 			SoftmaxRows(x, n, 4, n)
-			compareRows(t, "masked", x, want, n, 4, n, 1e-6)
+			kerneltest.Close(t, "masked", x, want, nil, 1e-6)
 			for i, v := range want {
 				if v == 0 && x[i] != 0 {
 					t.Fatalf("n=%d: masked entry %d = %v, want 0", n, i, x[i])
@@ -430,7 +362,7 @@ func TestSoftmaxRowsSpecial(t *testing.T) {
 // ScaleBiasSoftmaxRows
 
 func TestScaleBiasSoftmaxRows(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(11, 12))
 		for _, n := range append(sizes, 64) {
 			for _, m := range []int{1, 5, 40} {
@@ -446,14 +378,14 @@ func TestScaleBiasSoftmaxRows(t *testing.T) {
 						if variant.ldb < 0 {
 							ldb = n + 3
 						}
-						bias = alloc(max(0, (m-1)*ldb+n))
-						randFill(rng, bias, -3, 3)
+						bias = kerneltest.Floats(max(0, (m-1)*ldb+n))
+						kerneltest.Fill(rng, bias, -3, 3)
 					}
 					var rl, cl []int32
 					if variant.labels {
 						// Row i is token (i+2)%n of a window of n tokens with region
 						// labels cl, so that no row is masked whole.
-						rl, cl = allocLabels(m), allocLabels(n)
+						rl, cl = kerneltest.Int32s(m), kerneltest.Int32s(n)
 						for j := range cl {
 							cl[j] = int32(rng.IntN(3))
 						}
@@ -468,7 +400,7 @@ func TestScaleBiasSoftmaxRows(t *testing.T) {
 					ScaleBiasSoftmaxRowsRef(want, ld, m, n, scale, bias, ldb, rl, cl)
 					name := fmt.Sprintf("m=%d n=%d bias=%v labels=%v ldb=%d", m, n, variant.bias, variant.labels, ldb)
 					ScaleBiasSoftmaxRows(x, ld, m, n, scale, bias, ldb, rl, cl)
-					compareRows(t, name, x, want, ld, m, n, 1e-6)
+					kerneltest.Close(t, name, x, want, nil, 1e-6)
 					for i := 0; i < m && rl != nil; i++ {
 						for j := 0; j < n; j++ {
 							if rl[i] != cl[j] && x[i*ld+j] != 0 {
@@ -476,7 +408,7 @@ func TestScaleBiasSoftmaxRows(t *testing.T) {
 							}
 						}
 					}
-					release()
+					kerneltest.Release()
 				}
 			}
 		}
@@ -486,12 +418,12 @@ func TestScaleBiasSoftmaxRows(t *testing.T) {
 // TestScaleBiasMatchesSteps checks the fused kernel against the unfused steps with the same
 // kernels: x*scale + bias - 1e9 (in float32, FMA rounding), then SoftmaxRows.
 func TestScaleBiasMatchesSteps(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(13, 14))
 		const n = 256
 		x := rowsCase(rng, n, n, n, -20, 20)
 		bias := make([]float32, n*n)
-		randFill(rng, bias, -2, 2)
+		kerneltest.Fill(rng, bias, -2, 2)
 		lab := make([]int32, n)
 		for j := range lab {
 			lab[j] = int32(j / 100)
@@ -513,14 +445,14 @@ func TestScaleBiasMatchesSteps(t *testing.T) {
 				t.Fatalf("[%d,%d] = %v, unfused %v", i/n, i%n, x[i], y[i])
 			}
 		}
-		release()
+		kerneltest.Release()
 	})
 }
 
 func TestPanics(t *testing.T) {
 	x := make([]float32, 10)
 	l := make([]int32, 10)
-	for name, f := range map[string]func(){
+	kerneltest.MustPanic(t, map[string]func(){
 		"exp lengths":   func() { Exp(x[:3], x[:4]) },
 		"gelu lengths":  func() { GELUInto(x[:3], x[:4]) },
 		"short rows":    func() { SoftmaxRows(x, 4, 3, 4) },
@@ -529,40 +461,13 @@ func TestPanics(t *testing.T) {
 		"short bias":    func() { ScaleBiasSoftmaxRows(x, 5, 2, 5, 1, x[:9], 5, nil, nil) },
 		"one label nil": func() { ScaleBiasSoftmaxRows(x, 5, 2, 5, 1, nil, 0, l, nil) },
 		"short labels":  func() { ScaleBiasSoftmaxRows(x, 5, 2, 5, 1, nil, 0, l[:1], l) },
-	} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("%s: no panic", name)
-				}
-			}()
-			f()
-		}()
-	}
+	})
 	// Empty shapes do nothing.
 	SoftmaxRows(nil, 0, 0, 5)
 	SoftmaxRows(nil, 0, 5, 0)
 	ScaleBiasSoftmaxRows(nil, 0, 0, 0, 1, nil, 0, nil, nil)
 	Exp(nil, nil)
 	GELU(nil)
-}
-
-func TestSetGeneric(t *testing.T) {
-	start := Impl()
-	SetGeneric(true)
-	if Impl() != "generic" {
-		t.Fatalf("Impl() = %q after SetGeneric(true)", Impl())
-	}
-	if prev := SetGeneric(false); !prev {
-		t.Fatal("SetGeneric(false) did not report the generic implementation")
-	}
-	if Impl() != Impls()[0] || Impl() != start {
-		t.Fatalf("Impl() = %q after SetGeneric(false), want %q", Impl(), Impls()[0])
-	}
-	if _, err := SetImpl("sse9"); err == nil {
-		t.Fatal("SetImpl accepted an unknown name")
-	}
-	t.Logf("implementations here: %v", Impls())
 }
 
 // TestConstantsMatchAssembly checks that the constants asmgen.go wrote into kernels_amd64.s

@@ -36,19 +36,6 @@ func Im2Col(col, src []float32, h, w, cin, p0, rows int) {
 	}
 }
 
-// Conv3x3 is a dense 3x3 convolution with zero padding 1 and stride 1, the
-// plain reference of Conv3: src is [h, w, cin] (tokens x channels), dst is
-// [h, w, cout], wp is the packed weight from PackConv3x3, bias has cout
-// values (may be nil). col is scratch of at least 9*cin values. Only output
-// rows [y0, y1) are computed (so that callers can split the work), reading
-// the whole of src.
-func Conv3x3(dst, src []float32, h, w, cin, cout int, wp, bias, col []float32, y0, y1 int) {
-	for p := y0 * w; p < y1*w; p++ {
-		Im2Col(col, src, h, w, cin, p, 1)
-		Linear(dst[p*cout:], cout, col, 9*cin, wp, bias, 1, 9*cin, cout)
-	}
-}
-
 // PackDepthwise3x3 repacks a PyTorch depthwise Conv2d weight [c, 1, 3, 3]
 // into [tap][c] (tap = ky*3+kx), so that each tap is a vector over channels:
 // the layout of internal/dwconv.

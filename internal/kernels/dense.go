@@ -7,15 +7,14 @@ import "github.com/grformer/grformer/internal/gemm"
 // chosen at run time). It is read-only after NewDense and safe for
 // concurrent use.
 type Dense struct {
-	In, Out int
-	w       *gemm.PackedB
-	bias    []float32 // nil: no bias
+	w    *gemm.PackedB
+	bias []float32 // nil: no bias
 }
 
 // NewDense packs a PyTorch Linear weight [out, in] (and bias [out], may be
 // nil).
 func NewDense(w, bias []float32, out, in int) *Dense {
-	return &Dense{In: in, Out: out, w: gemm.PackNT(out, in, w, in), bias: bias}
+	return &Dense{w: gemm.PackNT(out, in, w, in), bias: bias}
 }
 
 // Apply computes dst[i] = x[i] W^T + b for m rows; x has row stride ldx and
@@ -29,7 +28,7 @@ func (d *Dense) Apply(dst []float32, ldd int, x []float32, ldx int, m int, accum
 // token images, computed as im2col rows times the packed weight. It is
 // read-only after NewConv3 and safe for concurrent use.
 type Conv3 struct {
-	Cin, Cout int
+	cin, cout int
 	w         *gemm.PackedB
 	bias      []float32
 }
@@ -37,25 +36,22 @@ type Conv3 struct {
 // NewConv3 packs a PyTorch Conv2d weight [cout, cin, 3, 3] and bias [cout].
 func NewConv3(w, bias []float32, cout, cin int) *Conv3 {
 	pw := PackConv3x3(w, cout, cin) // [cout][9*cin], im2col order
-	return &Conv3{Cin: cin, Cout: cout, w: gemm.PackNT(cout, 9*cin, pw, 9*cin), bias: bias}
+	return &Conv3{cin: cin, cout: cout, w: gemm.PackNT(cout, 9*cin, pw, 9*cin), bias: bias}
 }
 
 // ColRows is how many output pixels Apply turns into im2col rows at a time;
-// col scratch must hold ColRows*9*Cin values.
+// col scratch must hold ColRows*9*cin values.
 const ColRows = 128
 
-// ColSize is the scratch size Apply needs.
-func (c *Conv3) ColSize() int { return ColRows * 9 * c.Cin }
-
 // Apply computes output rows [y0, y1) of dst [h, w, cout] from the whole of
-// src [h, w, cin]. col is scratch of ColSize() values. It does not allocate.
-// Conv3x3 is the plain reference it is tested against.
+// src [h, w, cin]. col is scratch of ColRows*9*cin values. It does not
+// allocate. It is tested against Im2Col and Linear, pixel by pixel.
 func (c *Conv3) Apply(dst, src []float32, h, w int, col []float32, y0, y1 int) {
-	k := 9 * c.Cin
+	k := 9 * c.cin
 	p0, p1 := y0*w, y1*w
 	for p := p0; p < p1; p += ColRows {
 		q := min(p+ColRows, p1)
-		Im2Col(col, src, h, w, c.Cin, p, q-p)
-		c.w.Mul(q-p, col, k, dst[p*c.Cout:], c.Cout, c.bias, false)
+		Im2Col(col, src, h, w, c.cin, p, q-p)
+		c.w.Mul(q-p, col, k, dst[p*c.cout:], c.cout, c.bias, false)
 	}
 }
