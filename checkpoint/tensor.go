@@ -184,6 +184,14 @@ func shapeNumel(shape []int) (int, bool) {
 // real tensor, so that size arithmetic can never overflow an int64.
 const maxElements = 1 << 50
 
+// maxRank bounds the number of dimensions of a tensor read from a file
+// (state dicts use at most 5; GRFormer uses 4).
+const maxRank = 16
+
+// maxTensors bounds the number of tensors of a state dict read from a file:
+// a GRFormer model has a few hundred.
+const maxTensors = 1 << 14
+
 // f16ToF32 converts an IEEE 754 binary16 value exactly.
 func f16ToF32(h uint16) float32 {
 	sign := uint32(h>>15) << 31
