@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"strings"
 
 	"github.com/grformer/grformer/checkpoint"
 	"github.com/grformer/grformer/imageio"
@@ -58,6 +59,12 @@ func LoadDefault(scale int) (*Model, error) {
 func FromStateDict(sd checkpoint.StateDict) (*Model, error) {
 	cfg, err := model.ConfigFrom(sd)
 	if err != nil {
+		return nil, err
+	}
+	// A NaN or Inf weight would make every output black; attention masks
+	// are left out (fp16 stores their -1e9 as -Inf, and the model derives
+	// and checks them itself).
+	if err := sd.CheckFinite(func(k string) bool { return !strings.HasSuffix(k, "attn_mask") }); err != nil {
 		return nil, err
 	}
 	net, err := model.New(cfg, sd)
