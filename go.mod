@@ -3,7 +3,6 @@ module github.com/grformer/grformer
 go 1.26.8
 
 require (
-	github.com/nlpodyssey/gopickle v0.2.0
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/image v0.47.0
 	gonum.org/v1/plot v0.17.0

@@ -21,7 +21,7 @@
 //	convert.go       little-endian decoding of every dtype, encoding for the writers
 //	pth_read.go      ReadPTH, DecodePTH: zip handling, restricted unpickling, state-dict
 //	                 selection, view (size/stride/offset) checks and gathering
-//	pickle_scan.go   the global allowlist and the pickle pre-scan (the safety model below)
+//	pickle.go        the global allowlist and the restricted pickle decoder (the safety model below)
 //	pth_write.go     WritePTH: a protocol-2 pickle laid out as torch.save does, aligned zip
 //	safetensors.go   ReadSafetensors, DecodeSafetensors, WriteSafetensors
 //
@@ -34,8 +34,9 @@
 // key, location, numel) whose little-endian bytes are the entry
 // <archive>/data/<key>; plus <archive>/version and optionally
 // <archive>/byteorder (only "little" is accepted). Entries may be stored or
-// deflated; sizes are checked against the file before anything is
-// allocated, and CRCs are verified. A tensor may be any view of its storage
+// deflated, except storages, which must be stored (as torch.save writes
+// them); sizes are checked against the file before anything is allocated,
+// and CRCs are verified. A tensor may be any view of its storage
 // (offset, strides, shared storages); it is gathered into contiguous memory.
 // Storage classes read: Float, Double, Half, BFloat16, Long, Int, Short,
 // Char, Byte and Bool. The legacy (pre-1.6, non-zip) torch.save format is
@@ -51,8 +52,8 @@
 // Safetensors: an 8-byte little-endian header length N, N bytes of JSON
 // {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
 // {str: str}}, then the data area, offsets relative to its start. The
-// reader checks N against the file size and the 100 MB limit of the
-// reference implementation, rejects duplicate names, unknown dtypes,
+// reader checks N against the file size, the 100 MB limit of the
+// reference implementation and its own 8 MiB limit, rejects duplicate names, unknown dtypes,
 // trailing garbage, offsets outside the data area, overlapping tensors, and
 // byte spans that do not equal numel*dtype size; gaps are tolerated. The
 // writer pads the header with spaces to a multiple of 8 bytes and writes the
@@ -68,57 +69,63 @@
 //
 // A .pth pickle is a program: unpickled naively it may call any Python
 // global (os.system, builtins.eval, ...). This package never executes
-// anything; the pickle is interpreted by github.com/nlpodyssey/gopickle,
-// and three layers keep that interpretation to what a state dict needs:
+// anything. data.pkl is run by a small pickle machine of its own
+// (decodePickle in pickle.go) that knows only what a state dict needs:
 //
 //  1. An allowlist of globals (lookupGlobal): collections.OrderedDict,
 //     torch._utils._rebuild_tensor_v2, _rebuild_tensor, _rebuild_parameter,
 //     _rebuild_parameter_with_state and the torch.*Storage classes above.
-//     Any other global is an error naming it (a *DisallowedGlobalError:
-//     `pickle global "os.system" is not allowed ...`); it is never looked
-//     up, called or silently skipped.
-//  2. A pre-scan of the opcode stream (scanPickle) before decoding. It
-//     applies the allowlist to GLOBAL and STACK_GLOBAL opcodes (needed
-//     because gopickle resolves collections.OrderedDict,
-//     __builtin__.object and copy_reg._reconstructor itself, without
-//     calling its FindClass hook), refuses opcodes a state dict never uses
-//     and that instantiate arbitrary classes (INST, OBJ, NEWOBJ, NEWOBJ_EX,
-//     extension codes, out-of-band buffers), and checks every length
-//     prefix against the bytes left, so that the decoder never allocates
-//     more than the pickle holds. It also bounds MARK nesting and the
-//     estimated decoding memory, and refuses zero-length LONG1/LONG4, on
-//     which gopickle v0.2.0 panics.
-//  3. gopickle's FindClass hook applies the allowlist again, and its
-//     PersistentLoad hook only accepts torch storage ids; a panic inside
-//     the decoder (gopickle has others on malformed input, e.g. an odd
-//     number of SETITEMS items or an unhashable dict key) is recovered and
-//     reported as a malformed pickle.
+//     Any other global, by GLOBAL, STACK_GLOBAL or INST, is an error naming
+//     it (a *DisallowedGlobalError: `pickle global "os.system" is not
+//     allowed ...`); it is never looked up, called or silently skipped.
+//     Only OrderedDict() and the rebuild functions can be called (REDUCE),
+//     and BUILD is only accepted on an OrderedDict (torch's _metadata,
+//     ignored). Opcodes that instantiate arbitrary classes (INST, OBJ,
+//     NEWOBJ, NEWOBJ_EX), extension codes, sets, text persistent ids and
+//     out-of-band buffers are refused; the persistent ids of BINPERSID must
+//     be torch storage ids.
+//  2. Bounded cost. Every length prefix is checked against the bytes left
+//     before anything is read; data.pkl is at most 16 MiB; every
+//     allocation the machine makes (strings, containers and their growth,
+//     stack growth, memo entries, and a little per opcode) is charged to an
+//     estimate that may not pass 48 MiB, and every opcode costs constant
+//     time or time linear in the values it consumes (LONG1/LONG4 are
+//     decoded in linear time; integers beyond 64 bits are never built).
+//     So any pickle is refused or decoded within about 100 MB and a
+//     fraction of a second. MARK nesting is bounded too.
+//  3. Short messages. Errors describe values by type ("REDUCE on the str
+//     "aaaa..." (104857600 bytes)"), cut names and strings from the file,
+//     and the readers cut any message to maxErrorLen as a last resort.
 //
 // Every size from the file is validated before it is used to allocate:
-// storage sizes against their zip entries, views against their storages,
-// the total number of decoded elements against a small multiple of the
-// file size, the safetensors header and offsets against the file size. A
-// truncated or corrupt file is an error (naming the file, and the key when
-// one is at fault), never a panic or an oversized allocation; FuzzLoad and
-// FuzzPickle exercise this.
+// storage sizes against their zip entries (which must be stored
+// uncompressed, as torch.save writes them: a deflated storage could inflate
+// without bound), views against their storages, the total number of decoded
+// elements against a small multiple of the file size, the number of tensors
+// (maxTensors) and of dimensions (maxRank), the safetensors header against
+// the file size and this reader's 8 MiB limit (the format allows 100 MB,
+// which would cost several times that to parse), and each header entry's
+// length. A truncated or corrupt file is an error (naming the file, and the
+// key when one is at fault), never a panic or an oversized allocation;
+// Load refuses a FIFO, device or socket at open instead of waiting on it.
+// FuzzLoad, FuzzPickle and FuzzSafetensorsHeader exercise all this, with
+// the hostile files of hostile_test.go in their seed corpus.
 //
 // # Library choices
 //
-// gopickle (github.com/nlpodyssey/gopickle, v0.2.0, BSD-2-Clause, by the
-// authors of the spago ML library) is pure Go, small enough to audit,
-// supports pickle protocols 0-5, and exposes the two hooks a restricted
-// unpickler needs: FindClass (class lookup) and PersistentLoad (storage
-// references). It is not very active (v0.2.0 is from January 2023 and calls
-// itself alpha), which is why it is not trusted alone: the gaps of its
-// pickle package (built-in globals that bypass FindClass, allocation before
-// length checks, a few panics on malformed input) are closed by the pre-scan
-// and the recover described above, and the fuzz targets cover it. Its own
-// pytorch package is not used: it allocates each storage at the size the
-// pickle declares before comparing it with the zip entry, does not gather
-// strided views, and accepts a few more globals than a state dict needs;
-// this package checks sizes first and gathers views itself. The
-// alternatives were a hand-written unpickler (more code of our own to get
-// right) or a cgo binding to libtorch (excluded: the module is pure Go).
+// The pickle machine is our own, about 700 lines with the allowlist, rather than
+// github.com/nlpodyssey/gopickle, which this package used before behind a
+// pre-scan of the opcodes. gopickle decodes LONG4 in quadratic time (a
+// 1 MB opcode took a minute), formats whole values into its error messages
+// with %#v (a REDUCE on a 100 MB string gave a 419 MB message), resolves
+// some globals without asking its FindClass hook, panics on some malformed
+// input, and keeps allocation out of its caller's sight (a pickle of 15M
+// memo operations cost 2.3 GB). A pre-scan able to refuse all of that must
+// track the types on the stack, which is an unpickler already; carrying
+// the decoder of the ~50 opcodes a state dict can use, with the allowlist,
+// cost accounting and messages built in, is less code than scan plus
+// library plus recover, and leaves nothing unaudited. A cgo binding to
+// libtorch was excluded (the module is pure Go).
 //
 // Safetensors is implemented here rather than with
 // github.com/nlpodyssey/safetensors: the format is a JSON header and raw

@@ -56,6 +56,14 @@ func FuzzLoad(f *testing.F) {
 	f.Add(stFile(`{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`, []byte{0, 0x3c, 0, 0xc0}))
 	f.Add([]byte{})
 	f.Add([]byte("PK\x05\x06" + strings.Repeat("\x00", 18)))
+	// The hostile files of issue 12 that are small enough to mutate.
+	for _, c := range hostileCases(f) {
+		if len(c.data) < 64<<10 {
+			f.Add(c.data)
+		}
+	}
+	f.Add(stFile(`{"w":{"dtype":"F32","shape":[`+strings.Repeat("1,", 16)+`1],"data_offsets":[0,4]}}`, make([]byte, 4)))
+	f.Add(stFile(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,0,4]},"__metadata__":{"a":"b"}}`, make([]byte, 4)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sd, info, err := Decode(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
@@ -64,6 +72,9 @@ func FuzzLoad(f *testing.F) {
 			}
 			if !strings.HasPrefix(err.Error(), "checkpoint: ") {
 				t.Fatalf("error without the package prefix: %v", err)
+			}
+			if len(err.Error()) > maxErrorLen+20 {
+				t.Fatalf("error of %d bytes", len(err.Error()))
 			}
 			return
 		}
@@ -91,7 +102,7 @@ func (fakeStorages) read(key string, nbytes int64) ([]byte, error) {
 }
 
 // FuzzPickle feeds arbitrary data.pkl contents to the restricted unpickler
-// (pre-scan, gopickle with the allowlist hooks, state-dict selection) and
+// (the decoder with its allowlist and memory estimate, state-dict selection) and
 // gathers the views it describes from fake storages. It must never panic,
 // and a pickle naming a disallowed global must never decode.
 //
@@ -131,12 +142,22 @@ func FuzzPickle(f *testing.F) {
 		"\x80\x02c__builtin__\nobject\n)\x81.",
 		"\x80\x02}(K\x01u.",
 		"\x80\x02ccollections\nOrderedDict\n)R(C\x01aK\x01u.",
+		// Issue 12: LONG4, REDUCE on a string and on a list, memo, BUILD.
+		"\x80\x02" + string(long4(4096, 1)) + ".",
+		"\x80\x02X\x00\x04\x00\x00" + strings.Repeat("a", 1024) + ")R.",
+		"\x80\x02](" + strings.Repeat("N", 4096) + "e)R.",
+		"\x80\x04N" + strings.Repeat("\x94", 4096) + ".",
+		"\x80\x02ccollections\nOrderedDict\n)R}X\x01\x00\x00\x00aK\x01sb.",
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add(statePickle("w", 2, "K\x02\x85", "K\x01\x85"))
 	f.Fuzz(func(t *testing.T, pkl []byte) {
 		entries, info, err := unpickleStateDict(pkl)
 		if err != nil {
+			if len(err.Error()) > maxErrorLen {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
 			return
 		}
 		switch info.Source {
@@ -146,6 +167,37 @@ func FuzzPickle(f *testing.F) {
 		}
 		sd, err := materialize(entries, fakeStorages{}, int64(len(pkl)))
 		if err != nil {
+			return
+		}
+		checkDecoded(t, sd, info)
+	})
+}
+
+// FuzzSafetensorsHeader feeds arbitrary JSON headers, followed by a little
+// data, to the safetensors reader: an error (short) or a consistent state
+// dict, never a panic, and never much more memory than the header's size.
+//
+//	go test -run '^$' -fuzz FuzzSafetensorsHeader -fuzztime 30s ./checkpoint/
+func FuzzSafetensorsHeader(f *testing.F) {
+	for _, h := range []string{
+		`{"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}`,
+		`{"__metadata__":{"format":"pt"},"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]},"b":{"dtype":"BOOL","shape":[0],"data_offsets":[8,8]}}`,
+		`{"w":{"dtype":"F32","shape":[` + strings.Repeat("1,", 17) + `1],"data_offsets":[0,4]}}`,
+		`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,0,4]}}`,
+		`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`,
+		`{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`,
+		`{"w":{"dtype":"X","shape":[1],"data_offsets":[0,4]}}`,
+		`{"` + strings.Repeat("k", 300) + `":{"dtype":"F32","shape":[3],"data_offsets":[0,4]}}`,
+	} {
+		f.Add(h, []byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0})
+	}
+	f.Fuzz(func(t *testing.T, header string, data []byte) {
+		file := stFile(header, data)
+		sd, info, err := DecodeSafetensors(bytes.NewReader(file), int64(len(file)))
+		if err != nil {
+			if len(err.Error()) > maxErrorLen+40 {
+				t.Fatalf("error of %d bytes", len(err.Error()))
+			}
 			return
 		}
 		checkDecoded(t, sd, info)

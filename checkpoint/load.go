@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/grformer/grformer/internal/atomicfile"
+	"github.com/grformer/grformer/internal/regfile"
 )
 
 // Formats reported in LoadInfo.Format.
@@ -56,23 +56,38 @@ func Load(path string) (StateDict, error) {
 
 // LoadWithInfo is Load that also reports what it read.
 func LoadWithInfo(path string) (StateDict, *LoadInfo, error) {
-	f, err := os.Open(path)
+	f, st, err := regfile.Open(path) // a FIFO or device is refused, not waited on
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	if st.IsDir() {
-		return nil, nil, fmt.Errorf("checkpoint: %s: is a directory", path)
-	}
 	sd, info, err := decode(f, st.Size())
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint: %s: %w", path, err)
+		return nil, nil, fmt.Errorf("checkpoint: %s: %w", path, bound(err))
 	}
 	return sd, info, nil
+}
+
+// maxErrorLen bounds the text of a reader's error (besides the file name).
+// Every message is built to be short already; this is the last line of
+// defence against one that quotes too much of a hostile file.
+const maxErrorLen = 400
+
+// boundedError is an error whose text was cut to maxErrorLen.
+type boundedError struct {
+	msg string
+	err error
+}
+
+func (e *boundedError) Error() string { return e.msg }
+func (e *boundedError) Unwrap() error { return e.err }
+
+// bound cuts the text of err to maxErrorLen bytes, keeping it unwrappable.
+func bound(err error) error {
+	if s := err.Error(); len(s) > maxErrorLen {
+		return &boundedError{msg: s[:maxErrorLen] + "...", err: err}
+	}
+	return err
 }
 
 // Decode is Load for an in-memory or already opened checkpoint of the given
@@ -80,7 +95,7 @@ func LoadWithInfo(path string) (StateDict, *LoadInfo, error) {
 func Decode(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) {
 	sd, info, err := decode(r, size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint: %w", bound(err))
 	}
 	return sd, info, nil
 }

@@ -2,15 +2,11 @@ package checkpoint
 
 import (
 	"archive/zip"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
+	"strconv"
 	"strings"
-
-	"github.com/nlpodyssey/gopickle/pickle"
-	"github.com/nlpodyssey/gopickle/types"
 )
 
 // ReadPTH reads a PyTorch zip-format checkpoint (torch.save since PyTorch
@@ -26,7 +22,7 @@ func ReadPTH(r io.ReaderAt, size int64) (StateDict, error) {
 func DecodePTH(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) {
 	sd, info, err := decodePTH(r, size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint: pth: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint: pth: %w", bound(err))
 	}
 	return sd, info, nil
 }
@@ -46,7 +42,7 @@ func decodePTH(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) {
 	var pkls []*zip.File
 	for _, f := range zr.File {
 		if _, dup := files[f.Name]; dup {
-			return nil, nil, fmt.Errorf("zip holds %q twice", f.Name)
+			return nil, nil, fmt.Errorf("zip holds %s twice", quote(f.Name))
 		}
 		files[f.Name] = f
 		if strings.HasSuffix(f.Name, "/data.pkl") && strings.Count(f.Name, "/") == 1 {
@@ -58,7 +54,7 @@ func decodePTH(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) {
 		return nil, nil, errors.New("zip has no <archive>/data.pkl: not a PyTorch checkpoint")
 	case 1:
 	default:
-		return nil, nil, fmt.Errorf("zip has %d data.pkl entries (%s, %s, ...)", len(pkls), pkls[0].Name, pkls[1].Name)
+		return nil, nil, fmt.Errorf("zip has %d data.pkl entries (%s, %s, ...)", len(pkls), short(pkls[0].Name), short(pkls[1].Name))
 	}
 	prefix := strings.TrimSuffix(pkls[0].Name, "data.pkl")
 	if bo, ok := files[prefix+"byteorder"]; ok {
@@ -67,7 +63,7 @@ func decodePTH(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) {
 			return nil, nil, err
 		}
 		if s := strings.TrimSpace(string(b)); s != "little" {
-			return nil, nil, fmt.Errorf("byteorder %q: only little-endian checkpoints are supported", s)
+			return nil, nil, fmt.Errorf("byteorder %s: only little-endian checkpoints are supported", quote(s))
 		}
 	}
 	pkl, err := readZipEntry(pkls[0], maxPickleBytes, size)
@@ -90,57 +86,57 @@ func decodePTH(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) {
 func readZipEntry(f *zip.File, limit, fileSize int64) ([]byte, error) {
 	n := f.UncompressedSize64
 	if n > uint64(limit) {
-		return nil, fmt.Errorf("zip entry %s is %d bytes, more than the %d expected", f.Name, n, limit)
+		return nil, fmt.Errorf("zip entry %s is %d bytes, more than the %d expected", short(f.Name), n, limit)
 	}
 	switch f.Method {
 	case zip.Store:
 		if f.CompressedSize64 != n {
-			return nil, fmt.Errorf("zip entry %s: stored size %d differs from its size %d", f.Name, f.CompressedSize64, n)
+			return nil, fmt.Errorf("zip entry %s: stored size %d differs from its size %d", short(f.Name), f.CompressedSize64, n)
 		}
 		off, err := f.DataOffset()
 		if err != nil {
-			return nil, fmt.Errorf("zip entry %s: %w (truncated zip?)", f.Name, err)
+			return nil, fmt.Errorf("zip entry %s: %w (truncated zip?)", short(f.Name), err)
 		}
 		if off < 0 || uint64(off)+n > uint64(fileSize) {
-			return nil, fmt.Errorf("zip entry %s runs past the end of the file: truncated zip", f.Name)
+			return nil, fmt.Errorf("zip entry %s runs past the end of the file: truncated zip", short(f.Name))
 		}
 	case zip.Deflate:
 		if f.CompressedSize64 > uint64(fileSize) {
-			return nil, fmt.Errorf("zip entry %s runs past the end of the file: truncated zip", f.Name)
+			return nil, fmt.Errorf("zip entry %s runs past the end of the file: truncated zip", short(f.Name))
 		}
 		if n > f.CompressedSize64*1100+1024 {
-			return nil, fmt.Errorf("zip entry %s claims an implausible compression ratio (%d -> %d bytes)", f.Name, f.CompressedSize64, n)
+			return nil, fmt.Errorf("zip entry %s claims an implausible compression ratio (%d -> %d bytes)", short(f.Name), f.CompressedSize64, n)
 		}
 	default:
-		return nil, fmt.Errorf("zip entry %s uses unsupported compression method %d", f.Name, f.Method)
+		return nil, fmt.Errorf("zip entry %s uses unsupported compression method %d", short(f.Name), f.Method)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("zip entry %s: %w", f.Name, err)
+		return nil, fmt.Errorf("zip entry %s: %w", short(f.Name), err)
 	}
 	defer rc.Close()
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(rc, buf); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("zip entry %s is shorter than declared: truncated zip", f.Name)
+			return nil, fmt.Errorf("zip entry %s is shorter than declared: truncated zip", short(f.Name))
 		}
-		return nil, fmt.Errorf("zip entry %s: %w", f.Name, err)
+		return nil, fmt.Errorf("zip entry %s: %w", short(f.Name), err)
 	}
 	// Read to EOF so that the zip reader verifies the CRC-32.
 	var one [1]byte
 	for range 16 {
 		k, err := rc.Read(one[:])
 		if k > 0 {
-			return nil, fmt.Errorf("zip entry %s is longer than declared", f.Name)
+			return nil, fmt.Errorf("zip entry %s is longer than declared", short(f.Name))
 		}
 		if err == io.EOF {
 			return buf, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("zip entry %s: %w", f.Name, err)
+			return nil, fmt.Errorf("zip entry %s: %w", short(f.Name), err)
 		}
 	}
-	return nil, fmt.Errorf("zip entry %s: reader makes no progress", f.Name)
+	return nil, fmt.Errorf("zip entry %s: reader makes no progress", short(f.Name))
 }
 
 // storageSource supplies the bytes of the storages a pickle refers to.
@@ -161,10 +157,15 @@ type zipStorages struct {
 func (z *zipStorages) entry(key string, nbytes int64) (*zip.File, error) {
 	f, ok := z.files[z.prefix+"data/"+key]
 	if !ok {
-		return nil, fmt.Errorf("storage %q: zip has no entry %sdata/%s", key, z.prefix, key)
+		return nil, fmt.Errorf("storage %s: zip has no entry %s", quote(key), short(z.prefix+"data/"+key))
+	}
+	if f.Method != zip.Store {
+		// torch.save never compresses storages; a compressed one could
+		// inflate to far more than the file (a zip bomb).
+		return nil, fmt.Errorf("storage %s: zip entry %s is compressed (method %d): PyTorch stores tensor data uncompressed, and this reader accepts nothing else (re-save the file with torch.save)", quote(key), short(f.Name), f.Method)
 	}
 	if f.UncompressedSize64 != uint64(nbytes) {
-		return nil, fmt.Errorf("storage %q: zip entry %s is %d bytes, the pickle declares %d", key, f.Name, f.UncompressedSize64, nbytes)
+		return nil, fmt.Errorf("storage %s: zip entry %s is %d bytes, the pickle declares %d", quote(key), short(f.Name), f.UncompressedSize64, nbytes)
 	}
 	return f, nil
 }
@@ -215,67 +216,44 @@ type rebuildFunc struct {
 	name string
 }
 
-// unpickler holds the state of one restricted unpickling.
-type unpickler struct {
-	storages map[string]*storageRef
-}
-
-// findClass is gopickle's FindClass hook: only allowlisted globals resolve.
-// (gopickle resolves collections.OrderedDict, __builtin__.object and
-// copy_reg._reconstructor without calling the hook; scanPickle has already
-// refused the last two.)
-func (u *unpickler) findClass(module, name string) (interface{}, error) {
-	kind, dt, err := lookupGlobal(module, name)
-	if err != nil {
-		return nil, err
-	}
-	switch kind {
-	case gOrderedDict:
-		return &types.OrderedDictClass{}, nil
-	case gStorage:
-		return &storageClass{name: name, dtype: dt}, nil
-	}
-	return &rebuildFunc{kind: kind, name: module + "." + name}, nil
-}
-
 // persistentLoad resolves torch's persistent ids,
 // ('storage', storage_type, key, location, numel), to storage references.
-func (u *unpickler) persistentLoad(pid interface{}) (interface{}, error) {
-	t, ok := pid.(*types.Tuple)
-	if !ok || t.Len() != 5 {
+func (d *decoder) persistentLoad(pid any) (any, error) {
+	t, ok := pid.(pyTuple)
+	if !ok || len(t) != 5 {
 		return nil, fmt.Errorf("unsupported persistent id %s (want a 5-tuple ('storage', type, key, location, numel))", describe(pid))
 	}
-	if s, ok := t.Get(0).(string); !ok || s != "storage" {
-		return nil, fmt.Errorf("unsupported persistent id of kind %s", describe(t.Get(0)))
+	if s, ok := t[0].(string); !ok || s != "storage" {
+		return nil, fmt.Errorf("unsupported persistent id of kind %s", describe(t[0]))
 	}
-	sc, ok := t.Get(1).(*storageClass)
+	sc, ok := t[1].(*storageClass)
 	if !ok {
-		return nil, fmt.Errorf("persistent id: storage type is %s, not a torch storage class", describe(t.Get(1)))
+		return nil, fmt.Errorf("persistent id: storage type is %s, not a torch storage class", describe(t[1]))
 	}
-	key, ok := t.Get(2).(string)
+	key, ok := t[2].(string)
 	if !ok || key == "" {
-		return nil, fmt.Errorf("persistent id: storage key is %s, not a non-empty string", describe(t.Get(2)))
+		return nil, fmt.Errorf("persistent id: storage key is %s, not a non-empty string", describe(t[2]))
 	}
-	if _, ok := t.Get(3).(string); !ok {
-		return nil, fmt.Errorf("persistent id: storage %q location is %s, not a string", key, describe(t.Get(3)))
+	if _, ok := t[3].(string); !ok {
+		return nil, fmt.Errorf("persistent id: storage %s location is %s, not a string", quote(key), describe(t[3]))
 	}
-	numel, err := toInt(t.Get(4))
+	numel, err := toInt(t[4])
 	if err != nil || numel < 0 || numel > maxElements {
-		return nil, fmt.Errorf("persistent id: storage %q has an invalid size %s", key, describe(t.Get(4)))
+		return nil, fmt.Errorf("persistent id: storage %s has an invalid size %s", quote(key), describe(t[4]))
 	}
-	if s, ok := u.storages[key]; ok {
+	if s, ok := d.storages[key]; ok {
 		if s.dtype != sc.dtype || s.numel != numel {
-			return nil, fmt.Errorf("storage %q is declared twice with different types or sizes", key)
+			return nil, fmt.Errorf("storage %s is declared twice with different types or sizes", quote(key))
 		}
 		return s, nil
 	}
 	s := &storageRef{key: key, dtype: sc.dtype, numel: numel}
-	u.storages[key] = s
+	d.storages[key] = s
 	return s, nil
 }
 
-// Call implements types.Callable for the allowed rebuild functions.
-func (f *rebuildFunc) Call(args ...interface{}) (interface{}, error) {
+// call applies an allowed rebuild function to its arguments.
+func (f *rebuildFunc) call(args pyTuple) (any, error) {
 	switch f.kind {
 	case gRebuildTensorV2, gRebuildTensor:
 		// _rebuild_tensor_v2(storage, storage_offset, size, stride,
@@ -327,28 +305,28 @@ func (f *rebuildFunc) Call(args ...interface{}) (interface{}, error) {
 }
 
 // toInt converts a pickled integer to int.
-func toInt(v interface{}) (int, error) {
+func toInt(v any) (int, error) {
 	switch x := v.(type) {
 	case int:
 		return x, nil
-	case *big.Int:
-		if x.IsInt64() {
-			return int(x.Int64()), nil
-		}
-		return 0, fmt.Errorf("integer %s out of range", x)
+	case pyBigInt:
+		return 0, errors.New("integer out of range")
 	}
 	return 0, fmt.Errorf("%s is not an integer", describe(v))
 }
 
 // toIntTuple converts a pickled tuple of integers.
-func toIntTuple(v interface{}) ([]int, error) {
-	t, ok := v.(*types.Tuple)
+func toIntTuple(v any) ([]int, error) {
+	t, ok := v.(pyTuple)
 	if !ok {
 		return nil, fmt.Errorf("%s is not a tuple", describe(v))
 	}
-	out := make([]int, t.Len())
+	if len(t) > maxRank {
+		return nil, fmt.Errorf("%d dimensions, more than the limit of %d", len(t), maxRank)
+	}
+	out := make([]int, len(t))
 	for i := range out {
-		n, err := toInt(t.Get(i))
+		n, err := toInt(t[i])
 		if err != nil {
 			return nil, err
 		}
@@ -358,28 +336,33 @@ func toIntTuple(v interface{}) ([]int, error) {
 }
 
 // describe names the Python type of an unpickled value, for errors.
-func describe(v interface{}) string {
+func describe(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return "None"
 	case bool:
 		return "a bool"
-	case int, *big.Int:
-		return fmt.Sprintf("the int %v", x)
+	case int:
+		return fmt.Sprintf("the int %d", x)
+	case pyBigInt:
+		return "an int beyond 64 bits"
 	case float64:
 		return "a float"
 	case string:
-		return fmt.Sprintf("the str %q", truncate(x, 40))
-	case []byte:
+		return "the str " + quote(x)
+	case pyBytes:
 		return "bytes"
-	case *types.Tuple:
+	case pyTuple:
 		return "a tuple"
-	case *types.List:
+	case *pyList:
 		return "a list"
-	case *types.Dict:
+	case *pyDict:
+		if x.ordered {
+			return "an OrderedDict"
+		}
 		return "a dict"
-	case *types.OrderedDict:
-		return "an OrderedDict"
+	case orderedDictClass:
+		return "collections.OrderedDict"
 	case *tensorRef:
 		return "a tensor"
 	case *storageRef:
@@ -399,55 +382,32 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// item is a key/value pair of an unpickled dict.
-type item struct {
-	key, value interface{}
+// short cuts a zip entry name for an error message.
+func short(s string) string { return truncate(s, 80) }
+
+// quote quotes a name or value from a file for an error message, cut to
+// a length that keeps the message short whatever the file holds.
+func quote(s string) string {
+	if len(s) <= 80 {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:80]) + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
-// dictItems lists the entries of a dict or OrderedDict in insertion order,
-// with Python semantics for repeated keys (first position, last value).
-func dictItems(v interface{}) ([]item, bool) {
-	var raw []item
-	switch d := v.(type) {
-	case *types.Dict:
-		for _, e := range *d {
-			raw = append(raw, item{e.Key, e.Value})
-		}
-	case *types.OrderedDict:
-		for el := d.List.Front(); el != nil; el = el.Next() {
-			e := el.Value.(*types.OrderedDictEntry)
-			raw = append(raw, item{e.Key, e.Value})
-		}
-	default:
+// dictItems lists the entries of a dict or OrderedDict in insertion order.
+func dictItems(v any) ([]item, bool) {
+	d, ok := v.(*pyDict)
+	if !ok {
 		return nil, false
 	}
-	pos := make(map[string]int, len(raw))
-	out := raw[:0:0]
-	for _, it := range raw {
-		if s, ok := it.key.(string); ok {
-			if i, seen := pos[s]; seen {
-				out[i].value = it.value
-				continue
-			}
-			pos[s] = len(out)
-		}
-		out = append(out, it)
-	}
-	return out, true
+	return d.items, true
 }
 
 // unpickleStateDict runs the restricted unpickler on data.pkl and selects the
 // state dict: "params_ema" if the top-level dict has it, else "params", else
 // the top-level dict itself if it maps names to tensors.
 func unpickleStateDict(pkl []byte) (entries []namedRef, info *LoadInfo, err error) {
-	if err := scanPickle(pkl); err != nil {
-		return nil, nil, err
-	}
-	st := &unpickler{storages: make(map[string]*storageRef)}
-	up := pickle.NewUnpickler(bytes.NewReader(pkl))
-	up.FindClass = st.findClass
-	up.PersistentLoad = st.persistentLoad
-	obj, err := safeLoad(&up)
+	obj, err := decodePickle(pkl)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -467,11 +427,14 @@ func unpickleStateDict(pkl []byte) (entries []namedRef, info *LoadInfo, err erro
 		if v, found := lookup(top, name); found {
 			selected, ok = dictItems(v)
 			if !ok {
-				return nil, nil, fmt.Errorf("entry %q is %s, not a dict of tensors", name, describe(v))
+				return nil, nil, fmt.Errorf("entry %s is %s, not a dict of tensors", quote(name), describe(v))
 			}
 			info.Source = name
 			break
 		}
+	}
+	if len(selected) > maxTensors {
+		return nil, nil, fmt.Errorf("%s: %d entries, more than the limit of %d tensors", info.Source, len(selected), maxTensors)
 	}
 	for _, it := range selected {
 		name, ok := it.key.(string)
@@ -481,10 +444,10 @@ func unpickleStateDict(pkl []byte) (entries []namedRef, info *LoadInfo, err erro
 		t, ok := it.value.(*tensorRef)
 		if !ok {
 			if info.Source == SourceStateDict {
-				return nil, nil, fmt.Errorf("no %q or %q entry, and the top-level dict is not a state dict: entry %q is %s (top-level keys: %s)",
-					SourceParamsEMA, SourceParams, name, describe(it.value), strings.Join(firstN(info.TopKeys, 8), ", "))
+				return nil, nil, fmt.Errorf("no %q or %q entry, and the top-level dict is not a state dict: entry %s is %s (top-level keys: %s)",
+					SourceParamsEMA, SourceParams, quote(name), describe(it.value), strings.Join(firstN(info.TopKeys, 8), ", "))
 			}
-			return nil, nil, fmt.Errorf("%s: entry %q is %s, not a tensor", info.Source, name, describe(it.value))
+			return nil, nil, fmt.Errorf("%s: entry %s is %s, not a tensor", info.Source, quote(name), describe(it.value))
 		}
 		entries = append(entries, namedRef{name: name, ref: t})
 		info.Keys = append(info.Keys, name)
@@ -492,11 +455,16 @@ func unpickleStateDict(pkl []byte) (entries []namedRef, info *LoadInfo, err erro
 	return entries, info, nil
 }
 
+// firstN lists the first n strings, each cut to a length fit for a message.
 func firstN(s []string, n int) []string {
-	if len(s) <= n {
-		return s
+	out := make([]string, 0, n+1)
+	for i, x := range s {
+		if i == n {
+			return append(out, "...")
+		}
+		out = append(out, truncate(x, 40))
 	}
-	return append(s[:n:n], "...")
+	return out
 }
 
 // lookup finds a string key in dict items.
@@ -507,27 +475,6 @@ func lookup(items []item, key string) (interface{}, bool) {
 		}
 	}
 	return nil, false
-}
-
-// safeLoad runs gopickle, turning a panic inside it (it has a few on
-// malformed input, e.g. an odd SETITEMS or an unhashable dict key) into an
-// error. scanPickle has already refused the inputs we know to be unsafe;
-// this is the last line of defence.
-func safeLoad(up *pickle.Unpickler) (obj interface{}, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			obj, err = nil, fmt.Errorf("malformed pickle: %v", r)
-		}
-	}()
-	obj, err = up.Load()
-	if err != nil {
-		var dg *DisallowedGlobalError
-		if errors.As(err, &dg) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("malformed pickle: %w", err)
-	}
-	return obj, nil
 }
 
 // materialize checks every view against its storage, then gathers the
@@ -541,7 +488,7 @@ func materialize(entries []namedRef, src storageSource, fileSize int64) (StateDi
 		s := e.ref.storage
 		if users[s] == 0 {
 			if err := src.check(s.key, int64(s.numel)*int64(s.dtype.Size())); err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", e.name, err)
+				return nil, fmt.Errorf("tensor %s: %w", quote(e.name), err)
 			}
 			storageElems += int64(s.numel)
 		}
@@ -553,7 +500,7 @@ func materialize(entries []namedRef, src storageSource, fileSize int64) (StateDi
 		r := e.ref
 		numel, ok := shapeNumel(r.shape)
 		if !ok {
-			return nil, fmt.Errorf("tensor %q: invalid shape %v", e.name, r.shape)
+			return nil, fmt.Errorf("tensor %s: invalid shape %v", quote(e.name), r.shape)
 		}
 		if numel > 0 {
 			last := r.offset
@@ -565,13 +512,13 @@ func materialize(entries []namedRef, src storageSource, fileSize int64) (StateDi
 				last += (r.shape[d] - 1) * r.stride[d]
 			}
 			if last >= r.storage.numel {
-				return nil, fmt.Errorf("tensor %q: view (offset %d, shape %v, stride %v) goes past the end of its %d-element storage %q",
-					e.name, r.offset, r.shape, r.stride, r.storage.numel, r.storage.key)
+				return nil, fmt.Errorf("tensor %s: view (offset %d, shape %v, stride %v) goes past the end of its %d-element storage %s",
+					quote(e.name), r.offset, r.shape, r.stride, r.storage.numel, quote(r.storage.key))
 			}
 		}
 		total += int64(numel)
 		if total > budget {
-			return nil, fmt.Errorf("tensor %q: the views add up to more than %d elements, far more than the file holds", e.name, budget)
+			return nil, fmt.Errorf("tensor %s: the views add up to more than %d elements, far more than the file holds", quote(e.name), budget)
 		}
 	}
 	cache := make(map[*storageRef][]byte)
@@ -583,13 +530,13 @@ func materialize(entries []namedRef, src storageSource, fileSize int64) (StateDi
 			var err error
 			data, err = src.read(s.key, int64(s.numel)*int64(s.dtype.Size()))
 			if err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", e.name, err)
+				return nil, fmt.Errorf("tensor %s: %w", quote(e.name), err)
 			}
 			cache[s] = data
 		}
 		t, err := gather(e.ref, data)
 		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", e.name, err)
+			return nil, fmt.Errorf("tensor %s: %w", quote(e.name), err)
 		}
 		sd[e.name] = t
 		if users[s]--; users[s] == 0 {

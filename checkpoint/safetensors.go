@@ -13,9 +13,19 @@ import (
 	"unicode/utf8"
 )
 
-// maxSafetensorsHeader is the largest JSON header accepted, the limit of the
-// reference implementation (safetensors' MAX_HEADER_SIZE).
+// maxSafetensorsHeader is the largest JSON header of the format, the limit
+// of the reference implementation (safetensors' MAX_HEADER_SIZE); it is what
+// sniffing a file as safetensors goes by.
 const maxSafetensorsHeader = 100_000_000
+
+// maxHeaderRead is the largest header this reader decodes: parsing costs
+// a few times the header's size, and a real header takes about 100 bytes
+// per tensor (maxTensors of them fit within it).
+const maxHeaderRead = 8 << 20
+
+// maxEntryLen bounds the JSON of one tensor's header entry (a real one is
+// under 200 bytes), which bounds what decoding its arrays costs.
+const maxEntryLen = 4096
 
 // metadataKey is the reserved header entry holding string metadata.
 const metadataKey = "__metadata__"
@@ -29,7 +39,7 @@ func ReadSafetensors(r io.Reader) (StateDict, error) {
 	}
 	sd, _, err := decodeSafetensors(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: safetensors: %w", err)
+		return nil, fmt.Errorf("checkpoint: safetensors: %w", bound(err))
 	}
 	return sd, nil
 }
@@ -40,7 +50,7 @@ func ReadSafetensors(r io.Reader) (StateDict, error) {
 func DecodeSafetensors(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) {
 	sd, info, err := decodeSafetensors(r, size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint: safetensors: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint: safetensors: %w", bound(err))
 	}
 	return sd, info, nil
 }
@@ -71,7 +81,10 @@ func decodeSafetensors(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) 
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
 	if n > maxSafetensorsHeader {
-		return nil, nil, fmt.Errorf("header length %d exceeds the %d-byte limit", n, maxSafetensorsHeader)
+		return nil, nil, fmt.Errorf("header length %d exceeds the %d-byte limit of the format", n, maxSafetensorsHeader)
+	}
+	if n > maxHeaderRead {
+		return nil, nil, fmt.Errorf("header length %d exceeds the %d-byte limit of this reader", n, maxHeaderRead)
 	}
 	if int64(n) > size-8 {
 		return nil, nil, fmt.Errorf("header length %d goes beyond the end of the file (%d bytes): truncated?", n, size)
@@ -88,17 +101,17 @@ func decodeSafetensors(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) 
 	dataLen := size - dataStart
 	for _, e := range entries {
 		if e.begin < 0 || e.end < e.begin {
-			return nil, nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the data area (%d bytes)", e.name, e.begin, e.end, dataLen)
+			return nil, nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] outside the data area (%d bytes)", quote(e.name), e.begin, e.end, dataLen)
 		}
 		if e.end > dataLen {
-			return nil, nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the data area (%d bytes; truncated file?)", e.name, e.begin, e.end, dataLen)
+			return nil, nil, fmt.Errorf("tensor %s: data_offsets [%d, %d] outside the data area (%d bytes; truncated file?)", quote(e.name), e.begin, e.end, dataLen)
 		}
 		numel, ok := shapeNumel(e.shape)
 		if !ok {
-			return nil, nil, fmt.Errorf("tensor %q: invalid shape %v", e.name, e.shape)
+			return nil, nil, fmt.Errorf("tensor %s: invalid shape %v", quote(e.name), e.shape)
 		}
 		if want := int64(numel) * int64(e.dtype.Size()); want != e.end-e.begin {
-			return nil, nil, fmt.Errorf("tensor %q: shape %v of %s needs %d bytes, data_offsets [%d, %d] span %d", e.name, e.shape, e.dtype, want, e.begin, e.end, e.end-e.begin)
+			return nil, nil, fmt.Errorf("tensor %s: shape %v of %s needs %d bytes, data_offsets [%d, %d] span %d", quote(e.name), e.shape, e.dtype, want, e.begin, e.end, e.end-e.begin)
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool {
@@ -109,7 +122,7 @@ func decodeSafetensors(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) 
 	})
 	for i := 1; i < len(entries); i++ {
 		if p, e := entries[i-1], entries[i]; e.begin < p.end {
-			return nil, nil, fmt.Errorf("tensors %q [%d, %d] and %q [%d, %d] overlap", p.name, p.begin, p.end, e.name, e.begin, e.end)
+			return nil, nil, fmt.Errorf("tensors %s [%d, %d] and %s [%d, %d] overlap", quote(p.name), p.begin, p.end, quote(e.name), e.begin, e.end)
 		}
 	}
 	sd := make(StateDict, len(entries))
@@ -118,13 +131,13 @@ func decodeSafetensors(r io.ReaderAt, size int64) (StateDict, *LoadInfo, error) 
 		buf := make([]byte, e.end-e.begin)
 		if len(buf) > 0 {
 			if _, err := r.ReadAt(buf, dataStart+e.begin); err != nil {
-				return nil, nil, fmt.Errorf("tensor %q: reading data: %w", e.name, err)
+				return nil, nil, fmt.Errorf("tensor %s: reading data: %w", quote(e.name), err)
 			}
 		}
 		numel, _ := shapeNumel(e.shape)
 		t := allocTensor(e.dtype, e.shape, numel)
 		if !decodeRun(t, 0, buf, e.dtype) {
-			return nil, nil, fmt.Errorf("tensor %q: U64 value does not fit an int64", e.name)
+			return nil, nil, fmt.Errorf("tensor %s: U64 value does not fit an int64", quote(e.name))
 		}
 		sd[e.name] = t
 		info.Keys = append(info.Keys, e.name)
@@ -156,15 +169,18 @@ func parseSafetensorsHeader(hdr []byte) ([]stEntry, map[string]string, error) {
 		}
 		name, ok := tok.(string)
 		if !ok {
-			return nil, nil, fmt.Errorf("header JSON: unexpected %v", tok)
+			return nil, nil, fmt.Errorf("header JSON: unexpected %s", describeToken(tok))
+		}
+		if len(seen) >= maxTensors {
+			return nil, nil, fmt.Errorf("header has more than the limit of %d tensors", maxTensors)
 		}
 		if seen[name] {
-			return nil, nil, fmt.Errorf("header names %q twice", name)
+			return nil, nil, fmt.Errorf("header names %s twice", quote(name))
 		}
 		seen[name] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, nil, fmt.Errorf("header JSON, entry %q: %w", name, err)
+			return nil, nil, fmt.Errorf("header JSON, entry %s: %w", quote(name), err)
 		}
 		if name == metadataKey {
 			if err := json.Unmarshal(raw, &meta); err != nil {
@@ -172,27 +188,33 @@ func parseSafetensorsHeader(hdr []byte) ([]stEntry, map[string]string, error) {
 			}
 			continue
 		}
+		if len(raw) > maxEntryLen {
+			return nil, nil, fmt.Errorf("tensor %s: header entry of %d bytes, more than the limit of %d", quote(name), len(raw), maxEntryLen)
+		}
 		var he stHeaderEntry
 		if err := json.Unmarshal(raw, &he); err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: header entry: %w", name, err)
+			return nil, nil, fmt.Errorf("tensor %s: header entry: %w", quote(name), err)
 		}
 		dt := DType(he.DType)
 		if dt.Size() == 0 {
 			if he.DType == "" {
-				return nil, nil, fmt.Errorf("tensor %q: header entry has no dtype", name)
+				return nil, nil, fmt.Errorf("tensor %s: header entry has no dtype", quote(name))
 			}
-			return nil, nil, fmt.Errorf("tensor %q: unsupported dtype %q", name, he.DType)
+			return nil, nil, fmt.Errorf("tensor %s: unsupported dtype %s", quote(name), quote(he.DType))
 		}
 		if he.Shape == nil {
-			return nil, nil, fmt.Errorf("tensor %q: header entry has no shape", name)
+			return nil, nil, fmt.Errorf("tensor %s: header entry has no shape", quote(name))
 		}
 		if len(he.Offsets) != 2 {
-			return nil, nil, fmt.Errorf("tensor %q: data_offsets must be [begin, end], got %v", name, he.Offsets)
+			return nil, nil, fmt.Errorf("tensor %s: data_offsets must be [begin, end], got %d values", quote(name), len(he.Offsets))
+		}
+		if len(he.Shape) > maxRank {
+			return nil, nil, fmt.Errorf("tensor %s: %d dimensions, more than the limit of %d", quote(name), len(he.Shape), maxRank)
 		}
 		shape := make([]int, len(he.Shape))
 		for i, d := range he.Shape {
 			if d < 0 || d > maxElements {
-				return nil, nil, fmt.Errorf("tensor %q: invalid shape %v", name, he.Shape)
+				return nil, nil, fmt.Errorf("tensor %s: invalid shape %v", quote(name), he.Shape)
 			}
 			shape[i] = int(d)
 		}
@@ -205,6 +227,17 @@ func parseSafetensorsHeader(hdr []byte) ([]stEntry, map[string]string, error) {
 		return nil, nil, fmt.Errorf("header has trailing data after the JSON object")
 	}
 	return entries, meta, nil
+}
+
+// describeToken names a JSON token for an error message.
+func describeToken(tok json.Token) string {
+	switch x := tok.(type) {
+	case json.Delim:
+		return "'" + x.String() + "'"
+	case string:
+		return quote(x)
+	}
+	return fmt.Sprintf("%T", tok)
 }
 
 // WriteSafetensors writes sd in safetensors format: an 8-byte little-endian

@@ -184,6 +184,14 @@ func shapeNumel(shape []int) (int, bool) {
 // real tensor, so that size arithmetic can never overflow an int64.
 const maxElements = 1 << 50
 
+// maxRank bounds the number of dimensions of a tensor read from a file
+// (state dicts use at most 5; GRFormer uses 4).
+const maxRank = 16
+
+// maxTensors bounds the number of tensors of a state dict read from a file:
+// a GRFormer model has a few hundred.
+const maxTensors = 1 << 14
+
 // f16ToF32 converts an IEEE 754 binary16 value exactly.
 func f16ToF32(h uint16) float32 {
 	sign := uint32(h>>15) << 31
@@ -205,4 +213,35 @@ func f16ToF32(h uint16) float32 {
 // float32).
 func bf16ToF32(h uint16) float32 {
 	return math.Float32frombits(uint32(h) << 16)
+}
+
+// NonFiniteError reports a NaN or infinite value in a floating tensor.
+type NonFiniteError struct {
+	Key   string  // the tensor's name
+	Index int     // flat (row-major) index of the value
+	Numel int     // elements of the tensor
+	Value float32 // NaN, +Inf or -Inf
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("checkpoint: tensor %s holds %v at index %d (of %d): weights must be finite (one NaN or Inf spreads through the whole output)", quote(e.Key), e.Value, e.Index, e.Numel)
+}
+
+// CheckFinite returns a *NonFiniteError for the first NaN or infinite value
+// among the floating tensors of sd (in sorted key order) whose key include
+// accepts, or nil if all are finite. A nil include checks every tensor; a
+// caller can leave out buffers where an infinity has a meaning (attention
+// masks stored in fp16 hold -Inf).
+func (sd StateDict) CheckFinite(include func(key string) bool) error {
+	for _, k := range sd.Keys() {
+		if include != nil && !include(k) {
+			continue
+		}
+		for i, v := range sd[k].F32 {
+			if v-v != 0 { // NaN or ±Inf
+				return &NonFiniteError{Key: k, Index: i, Numel: len(sd[k].F32), Value: v}
+			}
+		}
+	}
+	return nil
 }

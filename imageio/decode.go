@@ -9,8 +9,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
 
+	"github.com/grformer/grformer/internal/regfile"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
@@ -278,18 +278,11 @@ func Decode(r io.Reader, opt DecodeOptions) (*Image, error) {
 
 // ReadFile decodes the image file at path; see Decode. Errors name the file.
 func ReadFile(path string, opt DecodeOptions) (*Image, error) {
-	f, err := os.Open(path)
+	f, st, err := regfile.Open(path) // a FIFO or device is refused, not waited on
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("imageio: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("imageio: %s: not a regular file", path)
-	}
 	img, err := decode(io.NewSectionReader(f, 0, st.Size()), opt)
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %s: %w", path, err)

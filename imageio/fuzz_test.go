@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"bytes"
+	"io"
 	"testing"
 )
 
@@ -19,6 +20,9 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	f.Add(rawPNG(100000, 100000, 8, 6, [][]byte{{0, 0, 0, 0}}))
+	for _, file := range hostilePNGs() {
+		f.Add(file)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opt := DecodeOptions{MaxPixels: 1 << 18}
 		cfg, cerr := DecodeConfig(bytes.NewReader(data))
@@ -74,6 +78,35 @@ func FuzzDecode(f *testing.F) {
 			}
 			if a != b {
 				t.Fatalf("alpha %d: %v -> %v", i, a, b)
+			}
+		}
+	})
+}
+
+// FuzzMeta feeds arbitrary files to the metadata readers of every format
+// (PNG chunks, JPEG segments, TIFF IFD0, WebP chunks). They may warn but
+// never panic, and never allocate for a length the file does not hold: an
+// ICC profile is at most the file's size, or maxICC for a compressed one.
+//
+//	go test -run '^$' -fuzz FuzzMeta -fuzztime 30s ./imageio/
+func FuzzMeta(f *testing.F) {
+	for _, file := range hostilePNGs() {
+		f.Add(file)
+	}
+	for _, file := range validFiles(f) {
+		if len(file) < 4096 {
+			f.Add(file)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, read := range []func(*io.SectionReader, *meta){pngMeta, jpegMeta, tiffMeta, webpMeta} {
+			var m meta
+			read(io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), &m)
+			if len(m.icc) > len(data) && len(m.icc) > maxICC {
+				t.Fatalf("ICC profile of %d bytes from %d", len(m.icc), len(data))
+			}
+			if m.orientation < 0 || m.orientation > 8 {
+				t.Fatalf("orientation %d", m.orientation)
 			}
 		}
 	})

@@ -31,12 +31,16 @@ func (m *meta) warnf(format string, args ...any) {
 
 // pngMeta reads the chunks before the first IDAT: the colour type from IHDR
 // and the ICC profile from iCCP. Problems only produce warnings: the pixel
-// decoder judges whether the file is valid.
+// decoder judges whether the file is valid. A chunk is only read (and memory
+// allocated for it) when the file holds all of its declared length, and an
+// IHDR only when it has its fixed 13 bytes, so a declared length never costs
+// more than the file's size.
 func pngMeta(sr *io.SectionReader, m *meta) {
 	r := bufio.NewReader(io.NewSectionReader(sr, 0, sr.Size()))
 	if _, err := r.Discard(8); err != nil {
 		return
 	}
+	pos := int64(8) // offset of the next chunk
 	var hdr [8]byte
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -44,13 +48,18 @@ func pngMeta(sr *io.SectionReader, m *meta) {
 		}
 		n := binary.BigEndian.Uint32(hdr[:4])
 		typ := string(hdr[4:8])
-		if n > 0x7fffffff {
-			return
+		pos += 8
+		if n > 0x7fffffff || int64(n)+4 > sr.Size()-pos {
+			return // the decoder reports the truncated or corrupt chunk
 		}
+		pos += int64(n) + 4
 		switch typ {
 		case "IDAT", "IEND":
 			return
 		case "IHDR", "iCCP":
+			if typ == "IHDR" && (n != 13 || pos != 8+8+13+4) {
+				return // a second or malformed IHDR: the decoder refuses it
+			}
 			if typ == "iCCP" && n > maxICC {
 				m.warnf("png: iCCP chunk of %d bytes too large, ICC profile ignored", n)
 				if _, err := r.Discard(int(n) + 4); err != nil {

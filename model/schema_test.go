@@ -127,12 +127,12 @@ func TestCheckStateDictErrors(t *testing.T) {
 			v := slices.Clone(good["conv_first.weight"].F32)
 			v[7] = float32(math.NaN())
 			sd["conv_first.weight"] = checkpoint.NewF32([]int{60, 3, 3, 3}, v)
-		}, "key conv_first.weight holds a non-finite value (NaN at index 7)"},
+		}, `tensor "conv_first.weight" holds NaN at index 7`},
 		{"inf", func(sd checkpoint.StateDict) {
 			v := slices.Clone(good["upsample.0.bias"].F32)
 			v[0] = float32(math.Inf(-1))
 			sd["upsample.0.bias"] = checkpoint.NewF32([]int{12}, v)
-		}, "key upsample.0.bias holds a non-finite value (-Inf at index 0)"},
+		}, `tensor "upsample.0.bias" holds -Inf at index 0`},
 	} {
 		sd := clone()
 		c.edit(sd)

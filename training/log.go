@@ -30,21 +30,14 @@ type LogEntry struct {
 	ValWeights string   `json:"val_weights,omitempty"` // "ema" or "net"
 }
 
-// appendLog appends one line to the log with a single write.
+// appendLog appends one line to the log with a single write; a write cut
+// short (a full disk) is undone, so the log never holds a torn line.
 func appendLog(path string, e LogEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return fmt.Errorf("training: log: %w", err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("training: log: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	if err := atomicfile.Append(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("training: log: %w", err)
 	}
 	return nil

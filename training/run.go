@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/grformer/grformer/internal/atomicfile"
 	"github.com/grformer/grformer/model"
 )
 
@@ -206,6 +207,8 @@ func (r *runner) setup(cfg RunConfig) error {
 			}
 		}
 		r.adam.Steps = r.st.AdamSteps
+		// Temporary files of a killed run (state, snapshots, log) go.
+		atomicfile.CleanStale(cfg.Dir)
 		if r.entries, err = repairLog(filepath.Join(cfg.Dir, LogFile), r.st.LastLog); err != nil {
 			return err
 		}

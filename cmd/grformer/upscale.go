@@ -19,6 +19,7 @@ import (
 
 	"github.com/grformer/grformer"
 	"github.com/grformer/grformer/imageio"
+	"github.com/grformer/grformer/internal/atomicfile"
 )
 
 func init() {
@@ -161,6 +162,7 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("-format %s, but output %s is %s by its extension", c.format, out, f)
 		}
 		jobs = []job{{in: in, out: out, format: f}}
+		atomicfile.CleanStale(filepath.Dir(out)) // temporary files of a killed run
 	} else if fs.NArg() == 0 {
 		fs.Usage()
 		return errors.New("no inputs given")
@@ -208,6 +210,7 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := os.MkdirAll(c.outDir, 0o777); err != nil {
 		return err
 	}
+	atomicfile.CleanStale(c.outDir) // temporary files of a killed run
 	scaleText := strconv.Itoa(m.Scale())
 	if c.outscale > 0 {
 		scaleText = strconv.FormatFloat(c.outscale, 'g', -1, 64)

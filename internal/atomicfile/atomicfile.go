@@ -15,13 +15,18 @@ import (
 	"strconv"
 )
 
+// tmpMark separates the target's name from the suffix of a temporary file.
+const tmpMark = ".tmp-"
+
 // BeforeRename, when set (by tests), runs on the temporary file's name just
 // before the rename; an error from it fails the write like any other.
 var BeforeRename func(tmp string) error
 
 // Write creates or replaces path with what write writes. The temporary file
-// is ".NAME.tmp-RANDOM" in path's directory; on any error it is removed and
-// path is left as it was. A replaced file keeps its permission bits; a new
+// is ".NAME.tmp-pPID-RANDOM" in path's directory (PID is the writer's
+// process id, so that CleanStale can tell a live writer's file from one a
+// killed process left); on any error it is removed and path is left as it
+// was. A replaced file keeps its permission bits; a new
 // one gets 0666 less the umask. path must be a regular file if it exists
 // (a symlink at path is replaced, not followed).
 func Write(path string, write func(io.Writer) error) (err error) {
@@ -43,7 +48,7 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	}
 	var tmp *os.File
 	for range 100 {
-		name := filepath.Join(dir, "."+base+".tmp-"+strconv.FormatUint(rand.Uint64()%1e12, 36))
+		name := filepath.Join(dir, "."+base+tmpMark+"p"+strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(rand.Uint64()%1e12, 36))
 		tmp, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 		if !errors.Is(err, os.ErrExist) {
 			break
