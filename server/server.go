@@ -385,4 +385,3 @@ func fmtBytes(b int64) string {
 	}
 	return fmt.Sprintf("%d B", b)
 }
-
