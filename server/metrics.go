@@ -34,7 +34,7 @@ func newMetrics(cfg Config) *metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "grformer_upscale_duration_seconds",
 			Help:    "Time from receiving an upscale request to the end of its answer, queue included, by status code.",
-			Buckets: prometheus.ExponentialBucketsRange(0.01, 600, 20),
+			Buckets: []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 600},
 		}, []string{"code"}),
 		queue: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "grformer_queue_length",
