@@ -62,6 +62,7 @@ function choose(f) {
     return;
   }
   $("go").disabled = false;
+  showQuality();
   setState("ready", "Ready: pick the options and press Upscale.");
 }
 
@@ -78,7 +79,7 @@ function upscale() {
   q.set("scale", $("scale").value);
   if ($("outscale").value) q.set("outscale", $("outscale").value);
   if ($("format").value) q.set("format", $("format").value);
-  if ($("format").value === "jpeg" || ($("format").value === "" && file.type === "image/jpeg")) q.set("quality", $("quality").value);
+  if (jpegOut()) q.set("quality", $("quality").value);
   if ($("tta").checked) q.set("tta", "true");
 
   const xhr = new XMLHttpRequest();
@@ -147,6 +148,13 @@ function upscale() {
   xhr.send(file);
 }
 
+// The JPEG quality matters only for a JPEG result.
+function jpegOut() {
+  return $("format").value === "jpeg" || ($("format").value === "" && file !== null && file.type === "image/jpeg");
+}
+
+function showQuality() { $("qualityLabel").hidden = !jpegOut(); }
+
 function slide() {
   const v = $("slider").value;
   $("beforeWrap").style.clipPath = "inset(0 " + (100 - v) + "% 0 0)";
@@ -165,6 +173,7 @@ function init() {
   }
   drop.addEventListener("drop", (e) => choose(e.dataTransfer.files[0]));
   $("options").addEventListener("submit", (e) => { e.preventDefault(); upscale(); });
+  $("format").addEventListener("change", showQuality);
   $("quality").addEventListener("input", () => { $("qualityOut").textContent = $("quality").value; });
   $("slider").addEventListener("input", slide);
   slide();
