@@ -426,4 +426,3 @@ func variance(img image.Image, r image.Rectangle) float64 {
 	m := s / n
 	return s2/n - m*m
 }
-
