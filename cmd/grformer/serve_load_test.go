@@ -175,3 +175,47 @@ func procStatus(pid int, field string) int64 {
 	}
 	return 0
 }
+
+// TestServeMemoryBudget posts two large images at once to a server whose
+// per-request share makes them go in tiles: both succeed and the peak RSS
+// stays within -max-memory. Not in -short (about 10 s on 2 cores).
+func TestServeMemoryBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: two 640x640 upscales in tiles")
+	}
+	const budget = 160 << 20
+	p := startServe(t, []string{"GOMAXPROCS=2"}, "-weights", tinyX2, "-shipped=false", "-concurrency", "2",
+		"-max-memory", "160MiB", "-max-pixels", "1000000")
+	body := gradientPNG(t, 640, 640)
+	codes := make(chan string, 2)
+	for range 2 {
+		go func() {
+			resp, err := http.Post(p.url+server.UpscalePath, "image/png", bytes.NewReader(body))
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				codes <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+				return
+			}
+			codes <- ""
+		}()
+	}
+	for range 2 {
+		if c := <-codes; c != "" {
+			t.Error(c)
+		}
+	}
+	passes := metricOf(t, p.url, "grformer_forward_passes_total")
+	peak := procStatus(p.cmd.Process.Pid, "VmHWM")
+	t.Logf("2 x 640x640 -> 1280x1280 in %v forward passes; peak RSS %d MiB of %d MiB", passes, peak>>20, budget>>20)
+	if passes < 4 {
+		t.Errorf("%v forward passes: the images were not tiled, the test proves little", passes)
+	}
+	if peak == 0 || peak > budget {
+		t.Errorf("peak RSS %d MiB, budget %d MiB", peak>>20, budget>>20)
+	}
+}
