@@ -397,7 +397,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, he.code, map[string]string{"error": he.msg})
 	}
 	lvl := s.log.Info
-	if he.code >= 500 && he.code != http.StatusServiceUnavailable {
+	switch {
+	case he.code == http.StatusTooManyRequests:
+		lvl = s.log.Debug // expected under load, counted in the metrics
+	case he.code >= 500 && he.code != http.StatusServiceUnavailable:
 		lvl = s.log.Warn
 	}
 	lvl("upscale refused", "status", he.code, "err", he.msg, "remote", r.RemoteAddr)
