@@ -83,6 +83,7 @@ func TestServeLoad(t *testing.T) {
 	var (
 		mu        sync.Mutex
 		latencies []time.Duration
+		services  []time.Duration // the model's time, from Server-Timing
 		failures  []string
 		refused   atomic.Int64 // 429s
 		sent      atomic.Int64
@@ -114,6 +115,7 @@ func TestServeLoad(t *testing.T) {
 					outBytes.Add(n)
 					mu.Lock()
 					latencies = append(latencies, d)
+					services = append(services, upscaleTiming(resp.Header.Get("Server-Timing")))
 					mu.Unlock()
 				case resp.StatusCode == http.StatusTooManyRequests:
 					refused.Add(1)
@@ -156,7 +158,21 @@ func TestServeLoad(t *testing.T) {
 		refused.Load(), len(failures), passes)
 	t.Logf("  latency p50 %.2f s, p90 %.2f s, p99 %.2f s, max %.2f s (queue included)",
 		pct(0.5).Seconds(), pct(0.9).Seconds(), pct(0.99).Seconds(), latencies[len(latencies)-1].Seconds())
+	slices.Sort(services)
+	t.Logf("  the model's time per request (Server-Timing upscale): p50 %.2f s, p99 %.2f s",
+		services[len(services)/2].Seconds(), services[min(len(services)-1, int(0.99*float64(len(services))))].Seconds())
 	t.Logf("  server RSS: peak %d MiB (VmHWM), sampled max %d MiB, budget %d MiB", peak>>20, maxRSS.Load()>>20, s.budget>>20)
+}
+
+// upscaleTiming reads the upscale duration of a Server-Timing header.
+func upscaleTiming(h string) time.Duration {
+	for _, part := range strings.Split(h, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "upscale;dur="); ok {
+			ms, _ := strconv.ParseFloat(v, 64)
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	return 0
 }
 
 // procStatus reads a "kB" field of /proc/PID/status, in bytes; 0 if absent.
