@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,6 +228,7 @@ func startChromium(t *testing.T, chrome string, width, height int) *page {
 		"--disable-extensions", fmt.Sprintf("--window-size=%d,%d", width, height), "about:blank")
 	cmd.ExtraFiles = []*os.File{toBrowser, fromBrowser} // its fds 3 and 4
 	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers can be ended with it
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -241,7 +243,7 @@ func startChromium(t *testing.T, chrome string, width, height int) *page {
 		select {
 		case <-exited:
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group started above
 			<-exited
 		}
 		ours.Close()
