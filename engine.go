@@ -65,8 +65,8 @@ func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64
 			ty, tx := min(minTile, hp), min(minTile, wp)
 			tb := tileBytes(cfg, ty, tx, r.threads)
 			return nil, fmt.Errorf("%w: a %dx%d image needs about %s (result and copies %s, %dx%d tiles %s), over %d%% of the budget of %s",
-				ErrMemoryBudget, w, h, fmtBytes(fixed+tb), fmtBytes(fixed), tx, ty, fmtBytes(tb),
-				int(planFraction*100), fmtBytes(r.maxMemory))
+				ErrMemoryBudget, w, h, FormatBytes(fixed+tb), FormatBytes(fixed), tx, ty, FormatBytes(tb),
+				int(planFraction*100), FormatBytes(r.maxMemory))
 		}
 	}
 	for _, t := range e.transforms() {

@@ -183,8 +183,8 @@ func (m *Model) resolve(opt Options) (resolved, error) {
 	return r, nil
 }
 
-// fmtBytes formats a byte count in binary units.
-func fmtBytes(b int64) string {
+// FormatBytes formats a byte count in binary units ("1.5 GiB").
+func FormatBytes(b int64) string {
 	switch {
 	case b >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))

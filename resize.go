@@ -85,3 +85,28 @@ func Resize(img *imageio.Image, w, h int) (*imageio.Image, error) {
 	clamp01(out.Alpha)
 	return &out, nil
 }
+
+// ExtraMemory estimates what a caller that upscales img with UpscaleImage,
+// resizes the result to ow x oh with Resize (when that differs from the
+// model's scale s) and encodes it in format ("png", "jpeg", ...) holds
+// besides UpscaleImage's own allocations, which Options.MaxMemory bounds:
+// the decoded input, Resize's float64 planes and result, and the 8-bit
+// image the JPEG encoder takes. Subtract it from a budget to get the
+// MaxMemory to pass (the grformer command and server do).
+func ExtraMemory(img *imageio.Image, s, ow, oh int, format string) int64 {
+	planes := int64(img.Channels())
+	if img.Alpha != nil {
+		planes++
+	}
+	n := int64(img.W) * int64(img.H)
+	hw, hh := int64(img.W*s), int64(img.H*s)
+	on := int64(ow) * int64(oh)
+	b := 4 * planes * n
+	if on != hw*hh {
+		b += 8*(hw*hh+max(hw*int64(oh), hh*int64(ow))+2*on) + 4*planes*on
+	}
+	if format == "jpeg" {
+		b += 4 * on
+	}
+	return b
+}

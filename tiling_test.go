@@ -287,7 +287,7 @@ func TestAutoTile(t *testing.T) {
 				t.Fatal(err)
 			}
 			if (tiles > 1) != tc.wantTiles {
-				t.Errorf("budget %s: %d tiles", fmtBytes(tc.budget), tiles)
+				t.Errorf("budget %s: %d tiles", FormatBytes(tc.budget), tiles)
 			}
 			worst, levels := diff(got.Pix, ref.Pix)
 			if worst > 1.0/255 || levels > 1 {
@@ -345,9 +345,9 @@ func TestMemoryEstimate(t *testing.T) {
 		runtime.ReadMemStats(&m1)
 		got := int64(m1.TotalAlloc - m0.TotalAlloc)
 		est := tileBytes(m.Config(), 64, 64, 2) + 3*4*int64(64*s*64*s)
-		t.Logf("x%d 64x64: allocated %s, estimated %s", s, fmtBytes(got), fmtBytes(est))
+		t.Logf("x%d 64x64: allocated %s, estimated %s", s, FormatBytes(got), FormatBytes(est))
 		if float64(got) > 1.3*float64(est) || float64(got) < 0.5*float64(est) {
-			t.Errorf("x%d: a forward pass allocated %s, the estimate is %s: update tileBytes", s, fmtBytes(got), fmtBytes(est))
+			t.Errorf("x%d: a forward pass allocated %s, the estimate is %s: update tileBytes", s, FormatBytes(got), FormatBytes(est))
 		}
 	}
 }

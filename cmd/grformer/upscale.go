@@ -406,7 +406,7 @@ func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job,
 	}
 	opt := c.opt
 	opt.Progress = rep.tiles
-	opt.MaxMemory = int64(c.maxMemory) - extraMemory(img, s, ow, oh, j.format)
+	opt.MaxMemory = int64(c.maxMemory) - grformer.ExtraMemory(img, s, ow, oh, j.format)
 	if opt.MaxMemory <= 0 {
 		return nil, nil, fmt.Errorf("%s: %w: the input and output alone need about %d MiB, more than -max-memory %v",
 			j.in, grformer.ErrMemoryBudget, (int64(c.maxMemory)-opt.MaxMemory)>>20, c.maxMemory)
@@ -430,27 +430,6 @@ func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job,
 		return nil, nil, err
 	}
 	return img, res, nil
-}
-
-// extraMemory estimates what the command holds besides the library's own
-// allocations: the decoded input, the -outscale resize (float64 planes and
-// the resized image) and the 8-bit image the JPEG encoder takes.
-func extraMemory(img *imageio.Image, s, ow, oh int, format string) int64 {
-	planes := int64(img.Channels())
-	if img.Alpha != nil {
-		planes++
-	}
-	n := int64(img.W) * int64(img.H)
-	hw, hh := int64(img.W*s), int64(img.H*s)
-	on := int64(ow) * int64(oh)
-	b := 4 * planes * n
-	if on != hw*hh {
-		b += 8*(hw*hh+max(hw*int64(oh), hh*int64(ow))+2*on) + 4*planes*on
-	}
-	if format == "jpeg" {
-		b += 4 * on
-	}
-	return b
 }
 
 // byteSize is a flag holding a number of bytes, written with a unit.
