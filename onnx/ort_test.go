@@ -19,12 +19,12 @@ import (
 // The parity tests run the exported graphs with onnxruntime-node through
 // testdata/ort/run.js. Install it once with
 //
-//	npm ci --prefix onnx/testdata/ort
+//	ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix onnx/testdata/ort
 //
 // (or point GRFORMER_ORT_DIR at a folder whose node_modules holds
 // onnxruntime-node). Without node or the package the tests skip.
 
-const installHint = "npm ci --prefix onnx/testdata/ort (or set GRFORMER_ORT_DIR to a folder with node_modules/onnxruntime-node)"
+const installHint = "install it with ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix onnx/testdata/ort (or set GRFORMER_ORT_DIR to a folder with node_modules/onnxruntime-node)"
 
 // ort is a usable node + onnxruntime-node.
 type ort struct {
