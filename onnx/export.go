@@ -345,19 +345,22 @@ func (e *exporter) attention(x, p string, g, wh, ww, sh, sw int) string {
 	s := b.nodeN("Split", []string{qkv, b.ints(int64(heads), int64(heads), int64(heads))}, 3, attrInt("axis", 1))
 	q, k, v := s[0], s[1], s[2]
 
-	// Cosine attention: x / max(||x||, 1e-12) over the head dim.
-	normalize := func(x string) string {
-		nrm := b.node("ReduceL2", []string{x}, attrInts("axes", -1), attrInt("keepdims", 1))
-		return b.div(x, b.node("Max", []string{nrm, b.constF(1e-12)}))
-	}
-	att := b.node("MatMul", []string{normalize(q), b.transpose(normalize(k), 0, 1, 3, 2)}) // [B, h, n, n]
-	// Logit scale exp(min(s, ln 100)) per head, as model computes it.
+	// Cosine attention: x / max(||x||, 1e-12) over the head dim, times
+	// the logit scale exp(min(s, ln 100)) per head (a constant, computed as
+	// model computes it) folded into q's factor: q * (scale / max(||q||,
+	// eps)), so that no pass over the [B, h, n, n] logits is spent on it.
 	ls := e.weight(p + "logit_scale")
 	scale := make([]float32, heads)
 	for h, v := range ls {
 		scale[h] = float32(math.Exp(float64(min(v, float32(math.Log(100))))))
 	}
-	att = b.mul(att, b.f32(p+"logit_scale_exp", scale, heads, 1, 1))
+	normalize := func(x, factor string) string {
+		nrm := b.node("ReduceL2", []string{x}, attrInts("axes", -1), attrInt("keepdims", 1))
+		return b.mul(x, b.div(factor, b.node("Max", []string{nrm, b.constF(1e-12)})))
+	}
+	q = normalize(q, b.f32(p+"logit_scale_exp", scale, heads, 1, 1))
+	k = normalize(k, b.constF(1))
+	att := b.node("MatMul", []string{q, b.transpose(k, 0, 1, 3, 2)}) // [B, h, n, n]
 	if bias := e.positionBias(p, heads, wh, ww); bias != "" {
 		att = b.add(att, bias)
 	}
