@@ -67,6 +67,7 @@ func firstLine(b []byte) string {
 type ortResult struct {
 	Dims   []int     `json:"dims"`
 	Ms     []float64 `json:"ms"`
+	CPUMs  []float64 `json:"cpu_ms"`
 	LoadMs float64   `json:"load_ms"`
 }
 

@@ -4,7 +4,8 @@
 //   node run.js MODEL.onnx IN.f32 N C H W OUT.f32 [REPEATS] [THREADS]
 //
 // IN.f32 and OUT.f32 are raw little-endian float32. It prints one JSON line:
-// {"dims": [...], "ms": [time of each run], "load_ms": session creation}.
+// {"dims": [...], "ms": [wall time of each run], "cpu_ms": [CPU time of
+// each run, user + system, all threads], "load_ms": session creation}.
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
@@ -31,15 +32,19 @@ async function main() {
   const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
   const input = new ort.Tensor('float32', data, dims);
   const ms = [];
+  const cpuMs = [];
   let out;
   for (let i = 0; i < repeats; i++) {
     t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     out = (await session.run({ input }))['output'];
+    const c = process.cpuUsage(c0);
     ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    cpuMs.push((c.user + c.system) / 1e3);
   }
   const y = out.data;
   fs.writeFileSync(outPath, Buffer.from(y.buffer, y.byteOffset, y.byteLength));
-  console.log(JSON.stringify({ dims: out.dims, ms, load_ms: loadMs, version: ort.env.versions }));
+  console.log(JSON.stringify({ dims: out.dims, ms, cpu_ms: cpuMs, load_ms: loadMs, version: ort.env.versions }));
 }
 
 main().catch((e) => {
