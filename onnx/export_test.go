@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -240,4 +241,48 @@ func TestORTVariants(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestONNXChecker runs the ONNX project's own checker (full check, strict
+// shape and type inference) on exported graphs when python3 with the onnx
+// package is there (Debian: python3-onnx); it skips otherwise.
+func TestONNXChecker(t *testing.T) {
+	python := ""
+	for _, p := range []string{"python3", "/usr/bin/python3"} {
+		if exec.Command(p, "-c", "import onnx").Run() == nil {
+			python = p
+			break
+		}
+	}
+	if python == "" {
+		t.Skip("python3 with the onnx package not found (Debian: apt-get install python3-onnx): checker not run")
+	}
+	cfg, sd := tinyCase(t)
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "tiny_x2.onnx")}
+	if err := WriteFile(paths[0], cfg, sd); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range variantCases() {
+		sd, err := model.InitStateDict(v.cfg, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, v.name+".onnx")
+		if err := WriteFile(p, v.cfg, sd); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	script := `import sys, onnx
+for p in sys.argv[1:]:
+    m = onnx.load(p)
+    onnx.checker.check_model(m, full_check=True)
+    onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
+print("ok", len(sys.argv) - 1)`
+	out, err := exec.Command(python, append([]string{"-c", script}, paths...)...).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "ok") {
+		t.Fatalf("onnx checker: %v\n%s", err, out)
+	}
+	t.Logf("onnx checker: %s", bytes.TrimSpace(out))
 }
