@@ -29,9 +29,10 @@
 //     block-diagonal [C, 3C] matrix, then the shortcut added to each of q, k
 //     and v; the grouped output projection likewise. The "qkv" variant uses
 //     its Linear(C, 3C) and Linear(C, C).
-//   - Cosine attention: ReduceL2, Max(., 1e-12), Div; the clamped logit
-//     scale exp(min(s, ln 100)) is a constant per head; Softmax on the last
-//     axis.
+//   - Cosine attention: q * (scale / max(||q||, 1e-12)) and
+//     k * (1 / max(||k||, 1e-12)) (ReduceL2, Max, Div, Mul), the clamped
+//     logit scale exp(min(s, ln 100)) being a constant per head folded into
+//     q's factor; Softmax on the last axis.
 //   - Position bias: the MLP input table, the MLP weights and the index
 //     are initializers and the bias 16*sigmoid(MLP(table))[index] is
 //     computed by operators whose inputs are all constant, which ONNX
@@ -57,5 +58,7 @@
 //	ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix onnx/testdata/ort
 //
 // or set GRFORMER_ORT_DIR to a folder whose node_modules holds it.
-// BenchmarkORT times ONNX Runtime beside model.Forward.
+// BenchmarkORT times ONNX Runtime beside model.Forward (light x4, LR
+// 320x180). TestONNXChecker runs the ONNX project's checker when python3
+// has the onnx package.
 package onnx

@@ -76,7 +76,8 @@ func build(cfg model.Config, sd checkpoint.StateDict) (*pb.ModelProto, error) {
 		return nil, err
 	}
 	e := &exporter{cfg: cfg, sd: sd, b: newBuilder("grformer"),
-		masks: map[[4]int]string{}, tables: map[string]string{}, indexes: map[[2]int]string{}}
+		masks: map[[4]int]string{}, tables: map[string]string{}, indexes: map[[2]int]string{},
+		gridWidths: map[int]string{}}
 	e.network()
 	s := cfg.Scale
 	e.b.g.Input = []*pb.ValueInfoProto{valueInfo(InputName, "N", cfg.InChans, "H", "W")}
@@ -133,7 +134,6 @@ func (e *exporter) network() {
 	}
 	e.hp, e.wp = padded(e.h), padded(e.w)
 	e.tokShape = b.concat(0, e.n, e.hp, e.wp, b.ints(int64(C)))
-	e.gridWidths = map[int]string{}
 
 	// Step 1: reflection padding (bottom, right) as gathers, with the
 	// reflection repeated where the pad is not smaller than the side, as
