@@ -130,6 +130,7 @@ var goldenCases = []goldenCase{
 	{"tiny_x4", "../testdata/golden/tiny_x4", "weights.safetensors", false},
 	{"dev_x2", sharedGolden + "/dev_x2", "weights_slim.safetensors", false},
 	{"dev_x3", sharedGolden + "/dev_x3", "weights_slim.pth", true},
+	{"dev_x4_a", sharedGolden + "/dev_x4_a", "weights_slim.pth", true},
 	{"dev_x4_b", sharedGolden + "/dev_x4_b", "weights_slim.pth", true},
 }
 
