@@ -11,14 +11,15 @@ import (
 
 	"github.com/grformer/grformer/checkpoint"
 	"github.com/grformer/grformer/model"
+	"github.com/grformer/grformer/onnx"
 	"github.com/grformer/grformer/training"
 )
 
 func init() {
-	register("export", "convert weights to a BasicSR .pth or a .safetensors file", runExport)
+	register("export", "convert weights to a BasicSR .pth, a .safetensors file or an ONNX model", runExport)
 }
 
-const exportHelp = `Usage: grformer export -weights FILE|RUNDIR -o OUT.pth|OUT.safetensors [flags]
+const exportHelp = `Usage: grformer export -weights FILE|RUNDIR -o OUT.pth|OUT.safetensors|OUT.onnx [flags]
 
 Converts GRFormer weights. OUT.pth is what BasicSR saves, {'params':
 state_dict} in PyTorch's zip format, which torch.load reads and the
@@ -27,7 +28,10 @@ the buffers the reference registers, derived from the configuration:
 relative_position_bias_table [1, 2Wh-1, 2Ww-1, 2], relative_position_index
 (int64) [n, n] and, on shifted blocks, attn_mask [nW, n, n] for an
 img_size x img_size input (64 for the light model). OUT.safetensors holds the
-same tensors (or the parameters only with -params-only).
+same tensors (or the parameters only with -params-only). OUT.onnx is the
+network as an ONNX graph (opset 17; input "input" [N, 3, H, W], output
+"output" [N, 3, H*s, W*s], N, H and W dynamic) for ONNX Runtime and the
+engines that read ONNX.
 
 The configuration (window, img_size) comes from -config, else from the
 weights file's metadata (files written by "grformer train" carry it), else
@@ -37,6 +41,7 @@ window). -weights RUNDIR takes RUNDIR/last.safetensors (last_ema with -ema).
 Examples:
   grformer export -weights runs/x2 -o GRFormer_x2.pth
   grformer export -weights runs/x2/checkpoints/iter_5000.safetensors -o x2.safetensors
+  grformer export -weights GRFormer_x4.pth -o grformer_x4.onnx
 
 Flags:`
 
@@ -47,7 +52,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors) or a training run folder")
-	outPath := fs.String("o", "", "output `file`: .pth (BasicSR) or .safetensors")
+	outPath := fs.String("o", "", "output `file`: .pth (BasicSR), .safetensors or .onnx")
 	configFile := fs.String("config", "", "training config `file` giving the architecture (model:, scale:)")
 	imgSize := fs.Int("img-size", 0, "training `size` the attn_mask buffers are made for (default: the config's)")
 	paramsOnly := fs.Bool("params-only", false, "write the parameters only, no buffers")
@@ -63,8 +68,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return errors.New("need -weights FILE and -o OUT")
 	}
 	ext := strings.ToLower(filepath.Ext(*outPath))
-	if ext != ".pth" && ext != ".safetensors" {
-		return fmt.Errorf("-o %s: want a .pth or .safetensors file name", *outPath)
+	if ext != ".pth" && ext != ".safetensors" && ext != ".onnx" {
+		return fmt.Errorf("-o %s: want a .pth or .safetensors (weights) or .onnx (graph) file name", *outPath)
 	}
 	if *imgSize < 0 {
 		return fmt.Errorf("invalid -img-size %d", *imgSize)
@@ -96,6 +101,13 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	out := model.ParamsOnly(cfg, sd)
 	if _, err := model.New(cfg, out); err != nil {
 		return fmt.Errorf("%s: %w", in, err)
+	}
+	if ext == ".onnx" {
+		if err := onnx.WriteFile(*outPath, cfg, out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "export: %s -> %s (ONNX opset %d, x%d, window %v)\n", in, *outPath, onnx.Opset, cfg.Scale, cfg.Window)
+		return nil
 	}
 	if !*paramsOnly {
 		if out, err = model.FullStateDict(cfg, out); err != nil {
