@@ -16,6 +16,7 @@ import (
 
 	"github.com/grformer/grformer"
 	"github.com/grformer/grformer/eval"
+	"github.com/grformer/grformer/weights"
 )
 
 func init() {
@@ -45,7 +46,7 @@ func (mm *modelMethod) SuperResolve(ctx context.Context, lr image.Image, scale i
 }
 
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("eval", `Usage: grformer eval (-weights FILE | -model bicubic) [flags]
+	fs := newFlagSet("eval", `Usage: grformer eval [-weights FILE | -model bicubic] [flags]
 
 Scores a model on super-resolution benchmark sets as the literature does
 (BasicSR conventions): PSNR and SSIM (11x11 Gaussian window, sigma 1.5) on the
@@ -59,11 +60,17 @@ one line per image on stderr. Failures (a missing set, an unreadable image,
 an HR/LR size mismatch) are reported at the end and give a non-zero exit
 status; the other images are still evaluated.
 
+Without -weights (or with -weights shipped) it scores the weights that ship
+with grformer, at every shipped scale (or at -scale). The model runs the
+reference's plain forward pass (no border context), as the literature
+measures it.
+
 Examples:
+  grformer eval                                   # the shipped weights
   grformer eval -model bicubic -scale 4
   grformer eval -weights GRFormer_x4.pth -sets Set5,Set14 -json
   grformer eval -model bicubic -scale 2,3,4 -save out/bicubic`, stderr)
-	weights := fs.String("weights", "", "weights `file` of the model to evaluate (.pth or .safetensors)")
+	weightsFlag := fs.String("weights", "", "weights `file` of the model to evaluate (.pth or .safetensors; \"shipped\" or none: the shipped weights)")
 	modelName := fs.String("model", "", "a built-in method instead of weights: bicubic")
 	dataDir := fs.String("data", "", "benchmark `folder` holding <Set>/HR (default "+defaultBenchmark+" when it exists)")
 	sets := fs.String("sets", "Set5,Set14,B100", "comma-separated `list` of sets (folders under -data)")
@@ -82,11 +89,8 @@ Examples:
 
 	// Flags that need no files first.
 	switch {
-	case *weights != "" && *modelName != "":
+	case *weightsFlag != "" && *modelName != "":
 		return errors.New("give -weights or -model, not both")
-	case *weights == "" && *modelName == "":
-		fs.Usage()
-		return errors.New("need -weights FILE or -model bicubic")
 	case *modelName != "" && !strings.EqualFold(*modelName, "bicubic"):
 		return fmt.Errorf("unknown -model %q (have: bicubic)", *modelName)
 	}
@@ -128,14 +132,37 @@ Examples:
 		return fmt.Errorf("-data %s is not a folder", dir)
 	}
 
-	// The method.
-	var method eval.Method
-	if *weights != "" {
-		m, err := grformer.Load(*weights)
+	// The method of each scale.
+	opt := grformer.Options{Threads: *threads, BorderContext: grformer.NoBorderContext}
+	methods := map[int]eval.Method{}
+	name := ""
+	switch {
+	case *modelName != "":
+		if len(scaleList) == 0 {
+			scaleList = []int{4}
+		}
+		for _, s := range scaleList {
+			methods[s] = eval.Bicubic{}
+		}
+		name = eval.Bicubic{}.Name()
+	case isShipped(*weightsFlag):
+		if len(scaleList) == 0 {
+			scaleList = weights.Scales()
+		}
+		for _, s := range scaleList {
+			m, err := grformer.LoadDefault(s)
+			if err != nil {
+				return err
+			}
+			_, info, _ := weights.For(s)
+			methods[s] = &modelMethod{m: m, name: "shipped " + info.Name, opt: opt}
+		}
+		name = "shipped weights"
+	default:
+		m, err := grformer.Load(*weightsFlag)
 		if err != nil {
 			return err
 		}
-		method = &modelMethod{m: m, name: filepath.Base(*weights), opt: grformer.Options{Threads: *threads, BorderContext: grformer.NoBorderContext}}
 		for _, s := range scaleList {
 			if s != m.Scale() {
 				return fmt.Errorf("-scale %d does not match the model, which upscales x%d", s, m.Scale())
@@ -144,11 +171,8 @@ Examples:
 		if len(scaleList) == 0 {
 			scaleList = []int{m.Scale()}
 		}
-	} else {
-		method = eval.Bicubic{}
-		if len(scaleList) == 0 {
-			scaleList = []int{4}
-		}
+		name = filepath.Base(*weightsFlag)
+		methods[m.Scale()] = &modelMethod{m: m, name: name, opt: opt}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -157,6 +181,7 @@ Examples:
 	var reports []*eval.Report
 	var runErr error
 	for _, s := range scaleList {
+		method := methods[s]
 		cropUsed := *crop
 		if cropUsed < 0 {
 			cropUsed = s
@@ -181,7 +206,7 @@ Examples:
 			return err
 		}
 	} else {
-		writeTable(stdout, method.Name(), dir, *crop, reports)
+		writeTable(stdout, name, dir, *crop, reports)
 	}
 	if runErr != nil {
 		return runErr

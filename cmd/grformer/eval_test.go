@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/grformer/grformer/weights"
 )
 
 // Paths from this package's directory.
@@ -174,7 +176,7 @@ func TestEvalUsageErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no method", []string{"-data", testFixtures}, 1, "need -weights FILE or -model bicubic"},
+		{"shipped scale", []string{"-data", testFixtures, "-scale", "7"}, 1, "no shipped weights for x7"},
 		{"both", []string{"-model", "bicubic", "-weights", "x.pth"}, 1, "not both"},
 		{"unknown model", []string{"-model", "lanczos", "-data", testFixtures}, 1, `unknown -model "lanczos"`},
 		{"bad scale", []string{"-model", "bicubic", "-scale", "two", "-data", testFixtures}, 1, `invalid -scale "two"`},
@@ -231,5 +233,43 @@ func TestEvalWeights(t *testing.T) {
 	code, _, errs = evalCmd(t, "-weights", tiny, "-data", testFixtures, "-threads", "-1")
 	if code != 1 || !strings.Contains(errs, "invalid -threads -1") {
 		t.Errorf("bad threads: exit %d\n%s", code, errs)
+	}
+}
+
+// TestEvalShipped: grformer eval without -weights scores every shipped
+// model, and reproduces the PSNR that package weights (and the README)
+// state, within 0.01 dB: Set5 always, Set14 and B100 without -short.
+func TestEvalShipped(t *testing.T) {
+	if _, err := os.Stat(testBenchmark); err != nil {
+		t.Skipf("no benchmark sets: %v", err)
+	}
+	sets := "Set5"
+	if !testing.Short() {
+		sets = "Set5,Set14,B100"
+	}
+	code, stdout, stderr := evalCmd(t, "-data", testBenchmark, "-sets", sets, "-json", "-quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := map[string]float64{}
+	for _, r := range parseJSONLines(t, stdout) {
+		if r.PSNR != nil {
+			got[fmt.Sprintf("%s x%d", r.Set, r.Scale)] = *r.PSNR
+		}
+	}
+	for _, s := range weights.Scales() {
+		_, info, _ := weights.For(s)
+		for _, c := range []struct {
+			set  string
+			want float64
+		}{{"Set5", info.Set5}, {"Set14", info.Set14}, {"B100", info.B100}} {
+			if !strings.Contains(sets, c.set) {
+				continue
+			}
+			k := fmt.Sprintf("%s x%d", c.set, s)
+			if g, ok := got[k]; !ok || math.Abs(g-c.want) > 0.01 {
+				t.Errorf("%s: %.4f dB, weights.Info states %.2f", k, g, c.want)
+			}
+		}
 	}
 }

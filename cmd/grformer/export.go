@@ -13,6 +13,7 @@ import (
 	"github.com/grformer/grformer/model"
 	"github.com/grformer/grformer/onnx"
 	"github.com/grformer/grformer/training"
+	wts "github.com/grformer/grformer/weights"
 )
 
 func init() {
@@ -42,6 +43,7 @@ Examples:
   grformer export -weights runs/x2 -o GRFormer_x2.pth
   grformer export -weights runs/x2/checkpoints/iter_5000.safetensors -o x2.safetensors
   grformer export -weights GRFormer_x4.pth -o grformer_x4.onnx
+  grformer export -weights shipped -scale 2 -o grformer_x2.pth
 
 Flags:`
 
@@ -51,7 +53,8 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, exportHelp)
 		fs.PrintDefaults()
 	}
-	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors) or a training run folder")
+	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors), a training run folder, or \"shipped\" (with -scale)")
+	scale := fs.Int("scale", 4, "with -weights shipped: which shipped weights")
 	outPath := fs.String("o", "", "output `file`: .pth (BasicSR), .safetensors or .onnx")
 	configFile := fs.String("config", "", "training config `file` giving the architecture (model:, scale:)")
 	imgSize := fs.Int("img-size", 0, "training `size` the attn_mask buffers are made for (default: the config's)")
@@ -75,7 +78,16 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("invalid -img-size %d", *imgSize)
 	}
 	in := *weights
-	if st, err := os.Stat(in); err == nil && st.IsDir() {
+	var sd checkpoint.StateDict
+	var info *checkpoint.LoadInfo
+	var err error
+	if in == shippedWeights {
+		var w wts.Info
+		if sd, info, w, err = shippedStateDict(*scale); err != nil {
+			return err
+		}
+		in = "shipped " + w.Name
+	} else if st, err := os.Stat(in); err == nil && st.IsDir() {
 		name := training.LastFile
 		if *useEMA {
 			name = training.LastEMAFile
@@ -84,9 +96,10 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	} else if *useEMA {
 		return errors.New("-ema needs -weights RUNDIR")
 	}
-	sd, info, err := checkpoint.LoadWithInfo(in)
-	if err != nil {
-		return err
+	if sd == nil {
+		if sd, info, err = checkpoint.LoadWithInfo(in); err != nil {
+			return err
+		}
 	}
 	cfg, guessed, err := exportConfig(sd, info, *configFile)
 	if err != nil {

@@ -200,3 +200,28 @@ func TestExportGuessWarns(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// TestExportShipped: -weights shipped exports the shipped weights, which
+// load back to the same parameters.
+func TestExportShipped(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "x2.pth")
+	if code, _, stderr := runCmd(t, "export", "-weights", "shipped", "-scale", "2", "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got, err := checkpoint.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, _, err := shippedStateDict(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || !slices.Equal(g.F32, w.F32) {
+			t.Fatalf("%s differs after export", k)
+		}
+	}
+	if code, _, stderr := runCmd(t, "export", "-weights", "shipped", "-scale", "9", "-o", out+"9.pth"); code == 0 || !strings.Contains(stderr, "no shipped weights for x9") {
+		t.Errorf("-scale 9: exit %d, %s", code, stderr)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/grformer/grformer"
 	"github.com/grformer/grformer/model"
+	"github.com/grformer/grformer/weights"
 )
 
 func init() {
@@ -21,9 +22,10 @@ var presets = map[string]func() model.Config{
 }
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("info", `Usage: grformer info (-weights FILE | -preset NAME) [flags]
+	fs := newFlagSet("info", `Usage: grformer info [-weights FILE | -preset NAME] [flags]
 
-Prints the configuration detected from the weights (or of a preset), and the
+Without -weights or -preset, lists the weights that ship with grformer and
+their scores. Otherwise prints the configuration detected from the weights (or of a preset), and the
 parameters and multiply-accumulates (MACs) of every component for one input
 size: on the padded size the model computes and on the unpadded size, with
 the attention products q.k^T and attn.v listed apart (some papers leave them
@@ -32,11 +34,14 @@ out). The default size is the field's convention: an output of 1280x720.
 attention forms.
 
 Examples:
+  grformer info
+  grformer info -weights shipped -scale 2
   grformer info -preset light-x4
   grformer info -weights GRFormer_x2.pth -size 640x360 -json
   grformer info -preset light-x4 -compare
   grformer info -preset light-x4 -proj qkv -bias table`, stderr)
-	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors)")
+	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors), or \"shipped\" (with -scale)")
+	scale := fs.Int("scale", 4, "with -weights shipped: which shipped weights")
 	preset := fs.String("preset", "", "a preset instead of weights: light-x2, light-x3 or light-x4")
 	size := fs.String("size", "", "LR input size `WxH` (default: the LR size of a 1280x720 output)")
 	outSize := fs.String("out-size", "", "output size `WxH`; the LR size is ceil(out/scale)")
@@ -59,11 +64,19 @@ Examples:
 		if *proj != "" || *bias != "" {
 			return fmt.Errorf("-proj and -bias go with -preset; weights carry their own variant")
 		}
-		m, err := grformer.Load(*weights)
+		var m *grformer.Model
+		var err error
+		if *weights == shippedWeights {
+			m, err = grformer.LoadDefault(*scale)
+			source = fmt.Sprintf("shipped x%d", *scale)
+		} else {
+			m, err = grformer.Load(*weights)
+			source = *weights
+		}
 		if err != nil {
 			return err
 		}
-		cfg, source = m.Config(), *weights
+		cfg = m.Config()
 	case *preset != "":
 		p, ok := presets[*preset]
 		if !ok {
@@ -75,8 +88,7 @@ Examples:
 			return err
 		}
 	default:
-		fs.Usage()
-		return fmt.Errorf("need -weights FILE or -preset NAME")
+		return printShipped(stdout, *asJSON)
 	}
 	w, h, err := lrSize(cfg.Scale, *size, *outSize)
 	if err != nil {
@@ -269,4 +281,38 @@ func thousands(n int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// printShipped lists the shipped weights with their scores.
+func printShipped(stdout io.Writer, asJSON bool) error {
+	type row struct {
+		Name   string  `json:"name"`
+		Scale  int     `json:"scale"`
+		Params int     `json:"params"`
+		Set5   float64 `json:"set5_psnr"`
+		Set14  float64 `json:"set14_psnr"`
+		B100   float64 `json:"b100_psnr"`
+	}
+	var rows []row
+	for _, s := range weights.Scales() {
+		m, err := grformer.LoadDefault(s)
+		if err != nil {
+			return err
+		}
+		_, w, _ := weights.For(s)
+		rows = append(rows, row{w.Name, s, m.Config().NumParams(), w.Set5, w.Set14, w.B100})
+	}
+	if asJSON {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(rows)
+	}
+	fmt.Fprintln(stdout, "Shipped weights (grformer upscale uses them when no -weights is given; PSNR on Y, dB):")
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "| weights | scale | params | Set5 | Set14 | B100 |")
+	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		fmt.Fprintf(stdout, "| %s | x%d | %d | %.2f | %.2f | %.2f |\n", r.Name, r.Scale, r.Params, r.Set5, r.Set14, r.B100)
+	}
+	return nil
 }

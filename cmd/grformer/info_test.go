@@ -8,7 +8,7 @@ import (
 
 func TestInfoBadFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{},
+		{"-weights", "shipped", "-scale", "7"},
 		{"-preset", "nope"},
 		{"-preset", "light-x4", "-size", "0x5"},
 		{"-preset", "light-x4", "-size", "10x10", "-out-size", "20x20"},
@@ -26,6 +26,8 @@ func TestInfo(t *testing.T) {
 		args []string
 		want string
 	}{
+		{nil, "| grformer_light_x2.safetensors | x2 | 780936 | 36.39 | 32.16 | 31.19 |"},
+		{[]string{"-weights", "shipped", "-scale", "2"}, "source       shipped x2"},
 		{[]string{"-preset", "light-x2"}, "780,936"},
 		{[]string{"-preset", "light-x3"}, "789,051"},
 		{[]string{"-preset", "light-x4"}, "800,412"},
