@@ -46,9 +46,9 @@ Examples:
 Flags:`
 
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("export", exportHelp, stderr)
+	fs := newFlagSet("export", exportHelp, stdout, stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, exportHelp)
+		fmt.Fprintln(fs.Output(), exportHelp)
 		fs.PrintDefaults()
 	}
 	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors) or a training run folder")
@@ -61,7 +61,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q", fs.Args())
 	}
 	if *weights == "" || *outPath == "" {
 		fs.Usage()

@@ -127,10 +127,13 @@ func Check(path string) error {
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
-		return err
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err
+		}
+		return &os.PathError{Op: "write", Path: path, Err: fmt.Errorf("folder %s: %w", filepath.Clean(dir), err)}
 	}
 	if !st.IsDir() {
-		return &os.PathError{Op: "write", Path: path, Err: fmt.Errorf("%s is not a folder", dir)}
+		return &os.PathError{Op: "write", Path: path, Err: fmt.Errorf("%s is not a folder", filepath.Clean(dir))}
 	}
 	if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSymlink == 0 && !st.Mode().IsRegular() {
 		return &os.PathError{Op: "write", Path: path, Err: errors.New("exists and is not a regular file")}
