@@ -31,8 +31,9 @@ type reporter struct {
 	now         func() time.Time
 }
 
-// plainEvery is how often tile progress is logged when not on a terminal.
-const plainEvery = 10 * time.Second
+// plainEvery is how often tile progress is logged when not on a terminal
+// (a variable for tests).
+var plainEvery = 10 * time.Second
 
 func newReporter(w io.Writer) *reporter {
 	r := &reporter{w: w, tty: isTerminal(w), now: time.Now}

@@ -63,9 +63,10 @@ With -o, INPUT dir/NAME.EXT gives OUTDIR/NAME<suffix>.EXT (EXT: -format's
 if given, else the input's for PNG and JPEG inputs, else .png; OUTDIR is
 created if needed) and outputs that exist already are skipped
 unless -overwrite. Outputs of an earlier run are recognised and skipped as
-inputs: in OUTDIR itself (-o into the input folder), a file named as this
-run would name the output of another image file there (NAME_x2.png beside
-NAME.jpg) is not upscaled again; this needs a -suffix that is not empty.
+inputs: in OUTDIR itself (-o into the input folder), an image file
+NAME<suffix>.EXT beside an image file NAME.* (photo_x2.png beside
+photo.jpg, with any extensions) is taken for an output and not upscaled
+again; this needs a -suffix that is not empty.
 
 Before the model runs, the output is checked: its folder must exist (or,
 with -o, be created) and accept a new file, and the format must be known;
@@ -417,11 +418,12 @@ func planJobs(inputs []string, outDir, suffix, format string) ([]job, []error, [
 		}
 	}
 	// Outputs of a run in the output folder are not inputs.
-	producer := outputsIn(outDir, suffix, format)
+	producer := outputsIn(outDir, suffix)
 	var outputs []anOutput
 	kept := jobs[:0]
 	for _, j := range jobs {
-		if of, ok := producer[filepath.Base(j.in)]; ok && sameFile(filepath.Dir(j.in), outDir) {
+		base := filepath.Base(j.in)
+		if of, ok := producer[strings.TrimSuffix(base, filepath.Ext(base))]; ok && sameFile(filepath.Dir(j.in), outDir) {
 			outputs = append(outputs, anOutput{j.in, filepath.Join(filepath.Dir(j.in), of)})
 			continue
 		}
@@ -453,12 +455,13 @@ func isImageName(n string) bool {
 	return !strings.HasPrefix(n, ".") && imageExts[strings.ToLower(filepath.Ext(n))]
 }
 
-// outputsIn maps the name of each output this run would write into dir
-// for an image file in dir itself to that image's name: those files are
-// outputs of an earlier run into the input folder ("-o ." twice), not
-// images to upscale again. Empty when suffix is "": outputs then have
-// their inputs' names, and cannot be told from them.
-func outputsIn(dir, suffix, format string) map[string]string {
+// outputsIn maps the names (without extension) that this run's outputs
+// have, or an earlier run's with another -format had, in dir for the image
+// files in dir itself to those images' names: a file NAME<suffix>.EXT
+// beside an image NAME.* is an output of a run into the input folder ("-o
+// ." twice), not an image to upscale again. Empty when suffix is "":
+// outputs then have their inputs' names, and cannot be told from them.
+func outputsIn(dir, suffix string) map[string]string {
 	m := map[string]string{}
 	if suffix == "" {
 		return m
@@ -469,8 +472,8 @@ func outputsIn(dir, suffix, format string) map[string]string {
 	}
 	for _, e := range entries {
 		if n := e.Name(); !e.IsDir() && isImageName(n) {
-			out := filepath.Base(newJob(n, dir, suffix, format).out)
-			if _, taken := m[out]; !taken && out != n {
+			out := strings.TrimSuffix(n, filepath.Ext(n)) + suffix
+			if _, taken := m[out]; !taken {
 				m[out] = n
 			}
 		}
@@ -524,6 +527,10 @@ func sameFile(a, b string) bool {
 // stdin is what input - reads; tests replace it.
 var stdin io.Reader = os.Stdin
 
+// beforeModel, when set (by tests), is called with the input just before
+// the model runs on it.
+var beforeModel func(in string)
+
 // upscaleOne reads, upscales, optionally resizes and writes one image,
 // with the input's metadata (density scaled). Errors name the input or the
 // output.
@@ -548,6 +555,9 @@ func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job,
 	if opt.MaxMemory <= 0 {
 		return nil, nil, fmt.Errorf("%s: %w: the input and output alone need about %d MiB, more than -max-memory %v",
 			j.label(), grformer.ErrMemoryBudget, (int64(c.maxMemory)-opt.MaxMemory)>>20, c.maxMemory)
+	}
+	if beforeModel != nil {
+		beforeModel(j.in)
 	}
 	res, err := m.UpscaleImage(ctx, img, opt)
 	if err != nil {
