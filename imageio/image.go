@@ -38,8 +38,9 @@ type Image struct {
 	Depth int
 
 	// ICC is the embedded ICC colour profile of the source, nil if none.
-	// The encoders write it back (PNG iCCP chunk, JPEG APP2 segments)
-	// unless its colour space contradicts the output; see Encode.
+	// The encoders write it back (PNG iCCP chunk, JPEG APP2 segments, WebP
+	// ICCP chunk) unless its colour space contradicts the output; see
+	// Encode.
 	ICC []byte
 
 	// Exif is the source's EXIF data, a TIFF structure (what follows
@@ -63,7 +64,8 @@ type Image struct {
 
 	// Orientation is the EXIF orientation (1..8) that Decode applied to the
 	// pixels; 1 when the source had none or it was ignored. The pixels are
-	// always stored upright, so encoders write no orientation.
+	// stored upright (but with DecodeOptions.IgnoreOrientation), and Decode
+	// set the orientation tag of Exif to 1, so outputs are not turned again.
 	Orientation int
 
 	// Warnings lists recoverable problems met while decoding, such as an
