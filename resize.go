@@ -90,8 +90,8 @@ func Resize(img *imageio.Image, w, h int) (*imageio.Image, error) {
 // resizes the result to ow x oh with Resize (when that differs from the
 // model's scale s) and encodes it in format ("png", "jpeg", ...) holds
 // besides UpscaleImage's own allocations, which Options.MaxMemory bounds:
-// the decoded input, Resize's float64 planes and result, and the 8-bit
-// image the JPEG encoder takes. Subtract it from a budget to get the
+// the decoded input, Resize's float64 planes and result, and what the
+// encoder holds (the 8-bit image of JPEG, WebP's and TIFF's copies). Subtract it from a budget to get the
 // MaxMemory to pass (the grformer command and server do).
 func ExtraMemory(img *imageio.Image, s, ow, oh int, format string) int64 {
 	planes := int64(img.Channels())
@@ -105,8 +105,13 @@ func ExtraMemory(img *imageio.Image, s, ow, oh int, format string) int64 {
 	if on != hw*hh {
 		b += 8*(hw*hh+max(hw*int64(oh), hh*int64(ow))+2*on) + 4*planes*on
 	}
-	if format == "jpeg" {
+	switch format {
+	case "jpeg":
 		b += 4 * on
+	case "webp": // the VP8L encoder's copies: 56.6 bytes a pixel allocated, measured
+		b += 57 * on
+	case "tiff": // the 8/16-bit image and the compressed file (17 bytes a pixel, 8-bit RGBA)
+		b += 2 * 4 * planes * on
 	}
 	return b
 }

@@ -9,6 +9,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"strings"
 
 	"github.com/grformer/grformer/internal/regfile"
 	"golang.org/x/image/bmp"
@@ -38,6 +39,16 @@ type DecodeOptions struct {
 	// DefaultMaxPixels; use math.MaxInt64 for no limit.
 	MaxPixels int64
 
+	// MaxBytes bounds what Decode reads from a reader that is not a file
+	// (not both an io.ReaderAt and an io.Seeker: stdin, a pipe, a network
+	// stream), which it reads into memory. Zero or negative means
+	// 8*MaxPixels + 16 MiB, the size of an uncompressed 16-bit RGBA image
+	// of MaxPixels pixels with room for metadata. Such a stream is also
+	// refused early: after its first bytes when they are no known format,
+	// and after the first 64 KiB when its header gives a size over
+	// MaxPixels.
+	MaxBytes int64
+
 	// IgnoreOrientation keeps the pixels as stored instead of applying the
 	// EXIF (JPEG) or TIFF orientation tag.
 	IgnoreOrientation bool
@@ -48,6 +59,13 @@ func (o DecodeOptions) maxPixels() int64 {
 		return DefaultMaxPixels
 	}
 	return o.MaxPixels
+}
+
+func (o DecodeOptions) maxBytes() int64 {
+	if o.MaxBytes <= 0 {
+		return 8*min(o.maxPixels(), 1<<56) + 16<<20
+	}
+	return o.MaxBytes
 }
 
 // Config is what DecodeConfig learns from a file header.
@@ -105,6 +123,7 @@ var formats = []format{
 		match:  func(h []byte) bool { return hasPrefix(h, "BM") },
 		config: bmp.DecodeConfig,
 		decode: bmp.Decode,
+		meta:   bmpMeta,
 	},
 	{
 		name:   "tiff",
@@ -124,8 +143,9 @@ type header struct {
 
 // section returns the remaining data of r as a section reader. Readers that
 // are io.ReaderAt and io.Seeker (files, bytes.Reader) are used in place;
-// others are read into memory.
-func section(r io.Reader) (*io.SectionReader, error) {
+// others are read into memory, within opt's bounds (see
+// DecodeOptions.MaxBytes).
+func section(r io.Reader, opt DecodeOptions) (*io.SectionReader, error) {
 	if ra, ok := r.(io.ReaderAt); ok {
 		if s, ok := r.(io.Seeker); ok {
 			cur, err := s.Seek(0, io.SeekCurrent)
@@ -137,11 +157,40 @@ func section(r io.Reader) (*io.SectionReader, error) {
 			}
 		}
 	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
+	limit := opt.maxBytes()
+	lr := io.LimitReader(r, limit+1)
+	const early = 64 << 10 // bytes read before the header is checked
+	buf := make([]byte, 0, early)
+	checked := false
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, min(max(cap(buf), early), 64<<20))...)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, fmt.Errorf("%w: more than %d bytes of data", ErrTooLarge, limit)
+		}
+		eof := errors.Is(err, io.EOF)
+		if err != nil && !eof {
+			return nil, err
+		}
+		if !checked && (len(buf) >= early || eof) {
+			checked = true
+			h, herr := readHeader(io.NewSectionReader(bytes.NewReader(buf), 0, int64(len(buf))))
+			switch {
+			case errors.Is(herr, ErrUnknownFormat):
+				return nil, herr
+			case herr == nil:
+				if err := checkSize(h.w, h.h, opt.maxPixels()); err != nil {
+					return nil, fmt.Errorf("%s: %w", h.f.name, err)
+				}
+			}
+		}
+		if eof {
+			return io.NewSectionReader(bytes.NewReader(buf), 0, int64(len(buf))), nil
+		}
 	}
-	return io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), nil
 }
 
 // readHeader identifies the format and reads size and metadata, without
@@ -164,7 +213,7 @@ func readHeader(sr *io.SectionReader) (*header, error) {
 	}
 	cfg, err := callConfig(f, sr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: bad header: %w", f.name, explain(err))
+		return nil, formatErr(f.name, "bad header: ", explain(err))
 	}
 	return &header{f: f, w: cfg.Width, h: cfg.Height}, nil
 }
@@ -204,6 +253,29 @@ func callDecode(f *format, sr *io.SectionReader) (m image.Image, err error) {
 	return f.decode(reader(f, sr, 64<<10))
 }
 
+// formatErr prefixes a decoder's error with the format's name and what
+// failed, once: the decoders start most of their messages with the name
+// already ("png: invalid format: ..."), which is then not repeated.
+func formatErr(name, what string, err error) error {
+	msg := err.Error()
+	for _, p := range []string{name + ": ", "truncated or corrupt data: " + name + ": "} {
+		if rest, ok := strings.CutPrefix(msg, p); ok {
+			msg = strings.TrimSuffix(p, name+": ") + rest
+			break
+		}
+	}
+	return &decodeError{msg: name + ": " + what + msg, err: err}
+}
+
+// decodeError is a decoder's error with a rewritten message.
+type decodeError struct {
+	msg string
+	err error
+}
+
+func (e *decodeError) Error() string { return e.msg }
+func (e *decodeError) Unwrap() error { return e.err }
+
 // explain makes end-of-data errors say what they mean.
 func explain(err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -234,7 +306,7 @@ func oriented(w, h, o int) (int, int) {
 // that are not both io.ReaderAt and io.Seeker are read to the end into
 // memory.
 func DecodeConfig(r io.Reader) (Config, error) {
-	sr, err := section(r)
+	sr, err := section(r, DecodeOptions{})
 	if err != nil {
 		return Config{}, fmt.Errorf("imageio: %w", err)
 	}
@@ -263,9 +335,10 @@ func DecodeConfig(r io.Reader) (Config, error) {
 // sources. Malformed data gives an error, never a panic.
 //
 // r is read from its current position; readers that are not both
-// io.ReaderAt and io.Seeker are first read to the end into memory.
+// io.ReaderAt and io.Seeker are first read to the end into memory, at most
+// opt.MaxBytes of them.
 func Decode(r io.Reader, opt DecodeOptions) (*Image, error) {
-	sr, err := section(r)
+	sr, err := section(r, opt)
 	if err != nil {
 		return nil, fmt.Errorf("imageio: %w", err)
 	}
@@ -301,7 +374,7 @@ func decode(sr *io.SectionReader, opt DecodeOptions) (*Image, error) {
 	readMeta(h, sr)
 	m, err := callDecode(h.f, sr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", h.f.name, explain(err))
+		return nil, formatErr(h.f.name, "", explain(err))
 	}
 	if b := m.Bounds(); b.Dx() != h.w || b.Dy() != h.h {
 		return nil, fmt.Errorf("%s: decoded size %dx%d differs from header %dx%d",
@@ -324,10 +397,15 @@ func decode(sr *io.SectionReader, opt DecodeOptions) (*Image, error) {
 	img := fromImage(m, gray, depth)
 	img.Format = h.f.name
 	img.ICC = h.icc
+	img.Exif = h.exif
+	img.XDPI, img.YDPI = h.xdpi, h.ydpi
 	img.Warnings = h.warnings
 	if h.orientation > 1 && !opt.IgnoreOrientation {
 		img = Orient(img, h.orientation)
 		img.Orientation = h.orientation
+		if t, err := parseTIFF(img.Exif); err == nil {
+			t.setOrientation1() // h.exif is this decode's own copy
+		}
 	}
 	return img, nil
 }

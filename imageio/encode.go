@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -12,6 +13,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"math"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -23,15 +26,15 @@ const DefaultJPEGQuality = 90
 
 // EncodeOptions controls Encode and WriteFile.
 type EncodeOptions struct {
-	// Format is "png" or "jpeg" ("jpg" is accepted too). Empty means: from
-	// the file name's extension in WriteFile, "png" in Encode.
+	// Format is "png", "jpeg", "webp" or "tiff" (see ParseFormat). Empty
+	// means: from the file name's extension in WriteFile, "png" in Encode.
 	Format string
 
 	// Quality is the JPEG quality, 1..100; 0 means DefaultJPEGQuality.
 	Quality int
 
-	// Depth overrides img.Depth for PNG output when 8 or 16. JPEG is
-	// always 8-bit.
+	// Depth overrides img.Depth for PNG and TIFF output when 8 or 16.
+	// JPEG and WebP are always 8-bit.
 	Depth int
 
 	// Compression is the PNG zlib effort (png.DefaultCompression,
@@ -43,40 +46,72 @@ type EncodeOptions struct {
 	Background color.Color
 }
 
-func normFormat(f string) (string, error) {
+// Formats lists the output formats, as ParseFormat returns them.
+var Formats = []string{"png", "jpeg", "webp", "tiff"}
+
+// ParseFormat returns the output format a name stands for: "png",
+// "jpeg" (also "jpg"), "webp" or "tiff" (also "tif"), in any case.
+func ParseFormat(f string) (string, error) {
 	switch strings.ToLower(f) {
 	case "png":
 		return "png", nil
 	case "jpeg", "jpg":
 		return "jpeg", nil
+	case "webp":
+		return "webp", nil
+	case "tiff", "tif":
+		return "tiff", nil
 	}
-	return "", fmt.Errorf("unsupported output format %q (want png or jpeg)", f)
+	return "", fmt.Errorf("unsupported output format %q (want png, jpeg, webp or tiff)", f)
+}
+
+// FormatExt is the usual file name extension of an output format (one
+// ParseFormat returns): ".png", ".jpg", ".webp" or ".tif".
+func FormatExt(format string) string {
+	return map[string]string{"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}[format]
 }
 
 // FormatFromExt returns the output format for a file name by its extension:
-// "png" for .png, "jpeg" for .jpg, .jpeg and .jpe, and an error otherwise.
+// "png" for .png, "jpeg" for .jpg, .jpeg and .jpe, "webp" for .webp, "tiff"
+// for .tif and .tiff, and an error otherwise.
 func FormatFromExt(path string) (string, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".png":
 		return "png", nil
 	case ".jpg", ".jpeg", ".jpe":
 		return "jpeg", nil
+	case ".webp":
+		return "webp", nil
+	case ".tif", ".tiff":
+		return "tiff", nil
 	}
-	return "", fmt.Errorf("cannot tell the output format from the name %q (use .png, .jpg or set the format)", filepath.Base(path))
+	return "", fmt.Errorf("cannot tell the output format from the name %q (use .png, .jpg, .webp, .tif or set the format)", filepath.Base(path))
 }
 
-// Encode writes img to w as PNG or JPEG (opt.Format, default PNG).
+// Encode writes img to w as PNG, JPEG, WebP or TIFF (opt.Format, default
+// PNG).
 //
 // PNG: the colour type follows the image, gray (type 0), gray+alpha (4),
 // RGB (2) or RGBA (6), with 16-bit samples when the depth (opt.Depth, else
 // img.Depth) is 16 and 8-bit samples otherwise; alpha stays straight; the
-// ICC profile is written as an iCCP chunk. JPEG: gray images are written as
-// one-component JPEGs; alpha is composited over opt.Background; the ICC
-// profile is written as APP2 ICC_PROFILE segments right after SOI. A
-// profile whose header names a colour space that contradicts the output
+// ICC profile is written as an iCCP chunk, the density as pHYs, the EXIF
+// data as eXIf. JPEG: gray images are written as one-component JPEGs;
+// alpha is composited over opt.Background; the density goes into a JFIF
+// APP0 segment (whole dots per inch), the EXIF data into APP1 (dropped if
+// over the 64 KiB a segment holds) and the ICC profile into APP2
+// ICC_PROFILE segments. WebP: lossless (VP8L), 8-bit RGB or RGBA, in an
+// extended (VP8X) file with ICCP and EXIF chunks when there is an ICC
+// profile or EXIF data; at most 16384x16384. TIFF: Deflate-compressed
+// gray, RGBA (alpha opaque when the image has none) or gray/colour with
+// unassociated alpha, 8 or 16 bits like PNG, with the density as its
+// resolution (72 dpi when unknown); no ICC profile or EXIF data.
+//
+// A profile whose header names a colour space that contradicts the output
 // (a CMYK profile, an RGB profile on a gray image, a gray profile on a
 // colour image) is not written, since readers would misapply or reject it.
-// Neither format gets an orientation tag: the pixels are upright.
+// The EXIF data is written as it is but for its pixel size and resolution
+// tags, rewritten to the image's (its orientation tag was set to 1 when
+// Decode turned the pixels); no other orientation is written.
 //
 // Samples are clamped to [0,1] (NaN to 0) and rounded half away from zero
 // to the target depth, floor(x*(2^bits-1) + 0.5).
@@ -95,12 +130,17 @@ func encode(w io.Writer, img *Image, opt EncodeOptions) error {
 	if f == "" {
 		f = "png"
 	}
-	f, err := normFormat(f)
+	f, err := ParseFormat(f)
 	if err != nil {
 		return err
 	}
-	if f == "jpeg" {
+	switch f {
+	case "jpeg":
 		return encodeJPEG(w, img, opt)
+	case "webp":
+		return encodeWebP(w, img)
+	case "tiff":
+		return encodeTIFF(w, img, opt)
 	}
 	return encodePNG(w, img, opt)
 }
@@ -117,7 +157,12 @@ func encode(w io.Writer, img *Image, opt EncodeOptions) error {
 // symbolic link at path is replaced by the file, not followed.
 func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
 	defer func() {
-		if err != nil {
+		var pe *os.PathError
+		switch {
+		case err == nil:
+		case errors.As(err, &pe) && pe.Path == path: // names path already
+			err = fmt.Errorf("imageio: %w", err)
+		default:
 			err = fmt.Errorf("imageio: %s: %w", path, err)
 		}
 	}()
@@ -129,13 +174,11 @@ func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
 			return err
 		}
 	}
-	if opt.Format, err = normFormat(opt.Format); err != nil {
+	if opt.Format, err = ParseFormat(opt.Format); err != nil {
 		return err
 	}
-	if opt.Format == "jpeg" {
-		if err := checkJPEG(img, opt); err != nil {
-			return err
-		}
+	if err := checkEncode(img, opt); err != nil {
+		return err
 	}
 	return atomicfile.Write(path, func(w io.Writer) error { return encode(w, img, opt) })
 }
@@ -273,6 +316,20 @@ func encodePNG(w io.Writer, img *Image, opt EncodeOptions) error {
 			return err
 		}
 	}
+	if img.XDPI > 0 && img.YDPI > 0 {
+		var phys [9]byte
+		binary.BigEndian.PutUint32(phys[0:], perMetre(img.XDPI))
+		binary.BigEndian.PutUint32(phys[4:], perMetre(img.YDPI))
+		phys[8] = 1 // the metre
+		if err := writeChunk(w, "pHYs", phys[:]); err != nil {
+			return err
+		}
+	}
+	if exif := exifFor(img); exif != nil {
+		if err := writeChunk(w, "eXIf", exif); err != nil {
+			return err
+		}
+	}
 	level := zlibLevel(opt.Compression)
 	bw := bufio.NewWriterSize(idatWriter{w}, 1<<18)
 	zw, err := zlib.NewWriterLevel(bw, level)
@@ -320,6 +377,12 @@ func encodePNG(w io.Writer, img *Image, opt EncodeOptions) error {
 		return err
 	}
 	return writeChunk(w, "IEND", nil)
+}
+
+// perMetre converts a density in pixels per inch to whole pixels per
+// metre, as PNG's pHYs chunk holds it.
+func perMetre(dpi float64) uint32 {
+	return uint32(min(max(math.Round(dpi/0.0254), 1), math.MaxUint32))
 }
 
 // filterRow fills cand with the row filtered by each PNG filter and returns
@@ -387,6 +450,20 @@ func paethPredictor(a, b, c byte) byte {
 // maxJPEGICCPiece is the profile bytes one APP2 segment can carry: 65535
 // minus the length field (2), the magic (12) and sequence/count (2).
 const maxJPEGICCPiece = 65535 - 2 - len(iccMagic) - 2
+
+// checkEncode reports what makes img impossible to write in opt.Format
+// (a normalised format), before anything is written.
+func checkEncode(img *Image, opt EncodeOptions) error {
+	switch opt.Format {
+	case "jpeg":
+		return checkJPEG(img, opt)
+	case "webp":
+		if img.W > maxWebP || img.H > maxWebP {
+			return fmt.Errorf("image %dx%d too large for WebP (max %d)", img.W, img.H, maxWebP)
+		}
+	}
+	return nil
+}
 
 func checkJPEG(img *Image, opt EncodeOptions) error {
 	if opt.Quality < 0 || opt.Quality > 100 {
@@ -462,6 +539,25 @@ func encodeJPEG(w io.Writer, img *Image, opt EncodeOptions) error {
 	}
 	if _, err := w.Write([]byte{0xff, 0xd8}); err != nil {
 		return err
+	}
+	if img.XDPI > 0 && img.YDPI > 0 {
+		dens := func(v float64) uint16 { return uint16(min(max(math.Round(v), 1), math.MaxUint16)) }
+		seg := []byte{0xff, 0xe0, 0, 16}
+		seg = append(seg, jfifMagic...)
+		seg = append(seg, 1, 2, 1) // version 1.02, units: dots per inch
+		seg = binary.BigEndian.AppendUint16(seg, dens(img.XDPI))
+		seg = binary.BigEndian.AppendUint16(seg, dens(img.YDPI))
+		seg = append(seg, 0, 0) // no thumbnail
+		if _, err := w.Write(seg); err != nil {
+			return err
+		}
+	}
+	if exif := exifFor(img); exif != nil && len(exif) <= maxJPEGExif {
+		l := 2 + len(exifMagic) + len(exif)
+		seg := append([]byte{0xff, 0xe1, byte(l >> 8), byte(l)}, exifMagic...)
+		if _, err := w.Write(append(seg, exif...)); err != nil {
+			return err
+		}
 	}
 	if iccFits(img.ICC, img.Gray) {
 		count := (len(img.ICC) + maxJPEGICCPiece - 1) / maxJPEGICCPiece

@@ -129,3 +129,29 @@ func ExampleOrient() {
 	fmt.Println(r.W, r.H, r.Pix)
 	// Output: 1 3 [1 0 0]
 }
+
+// An upscaled image keeps its source's metadata: the ICC profile, the EXIF
+// data and the density, scaled so that the print size stays the same.
+func ExampleCopyMetadata() {
+	src := imageio.NewImage(100, 50, false, false, 8)
+	src.XDPI, src.YDPI = 300, 300
+	up := imageio.NewImage(200, 100, false, false, 8) // the model's output
+	imageio.CopyMetadata(up, src)
+	var b bytes.Buffer
+	imageio.Encode(&b, up, imageio.EncodeOptions{Format: "tiff"})
+	back, _ := imageio.Decode(&b, imageio.DecodeOptions{})
+	fmt.Println(back.Format, back.W, back.XDPI, back.YDPI)
+	// Output: tiff 200 600 600
+}
+
+func ExampleParseFormat() {
+	for _, name := range []string{"JPG", "tif", "webp", "gif"} {
+		f, err := imageio.ParseFormat(name)
+		fmt.Printf("%s %q %v\n", name, imageio.FormatExt(f), err != nil)
+	}
+	// Output:
+	// JPG ".jpg" false
+	// tif ".tif" false
+	// webp ".webp" false
+	// gif "" true
+}

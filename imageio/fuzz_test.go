@@ -99,7 +99,7 @@ func FuzzMeta(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, read := range []func(*io.SectionReader, *meta){pngMeta, jpegMeta, tiffMeta, webpMeta} {
+		for _, read := range []func(*io.SectionReader, *meta){pngMeta, jpegMeta, tiffMeta, webpMeta, bmpMeta} {
 			var m meta
 			read(io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), &m)
 			if len(m.icc) > len(data) && len(m.icc) > maxICC {
@@ -107,6 +107,35 @@ func FuzzMeta(f *testing.F) {
 			}
 			if m.orientation < 0 || m.orientation > 8 {
 				t.Fatalf("orientation %d", m.orientation)
+			}
+		}
+	})
+}
+
+// FuzzExif: EXIF data from anywhere (a file, or set by a caller) is read
+// and rewritten without panicking, and what Decode keeps re-reads to
+// orientation 1 once rewritten.
+func FuzzExif(f *testing.F) {
+	f.Add(testExif(false, 6, "TestCam", 300, 4, 3))
+	f.Add(testExif(true, 8, "X", 72, 65535, 1))
+	f.Add([]byte("II*\x00\x08\x00\x00\x00\x01\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m meta
+		keepExif("test", data, &m)
+		img := NewImage(70000, 1, true, false, 8)
+		img.Exif, img.XDPI, img.YDPI = data, 1e12, 0.001
+		exifFor(img)
+		if m.exif == nil {
+			return
+		}
+		tb, err := parseTIFF(m.exif)
+		if err != nil {
+			t.Fatalf("kept EXIF does not parse: %v", err)
+		}
+		if o, err := tb.orientation(); err == nil && o != 0 {
+			tb.setOrientation1()
+			if o, err := tb.orientation(); err != nil || o != 1 {
+				t.Fatalf("orientation %d, %v after setting it to 1", o, err)
 			}
 		}
 	})

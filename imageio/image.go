@@ -38,9 +38,25 @@ type Image struct {
 	Depth int
 
 	// ICC is the embedded ICC colour profile of the source, nil if none.
-	// The encoders write it back (PNG iCCP chunk, JPEG APP2 segments)
-	// unless its colour space contradicts the output; see Encode.
+	// The encoders write it back (PNG iCCP chunk, JPEG APP2 segments, WebP
+	// ICCP chunk) unless its colour space contradicts the output; see
+	// Encode.
 	ICC []byte
+
+	// Exif is the source's EXIF data, a TIFF structure (what follows
+	// "Exif\0\0" in a JPEG APP1 segment; a PNG eXIf or WebP EXIF chunk),
+	// nil if none. Decode sets its orientation tag to 1 when it applies the
+	// orientation to the pixels. PNG, JPEG and WebP outputs carry it, with
+	// its pixel size (PixelXDimension, PixelYDimension) and resolution
+	// tags, where it has them, rewritten to the image's; see Encode.
+	Exif []byte
+
+	// XDPI and YDPI are the pixel density in pixels per inch (from a PNG
+	// pHYs chunk, a JPEG JFIF segment, EXIF or TIFF resolution tags, a BMP
+	// header); 0 when the source does not say. Encoders write it (PNG
+	// pHYs, JPEG JFIF density, TIFF and EXIF resolution). CopyMetadata
+	// scales it with the size, so that the physical size stays the same.
+	XDPI, YDPI float64
 
 	// Format is the source format: "png", "jpeg", "webp", "bmp" or "tiff".
 	// It is empty for images made by NewImage or FromImage.
@@ -48,12 +64,26 @@ type Image struct {
 
 	// Orientation is the EXIF orientation (1..8) that Decode applied to the
 	// pixels; 1 when the source had none or it was ignored. The pixels are
-	// always stored upright, so encoders write no orientation.
+	// stored upright (but with DecodeOptions.IgnoreOrientation), and Decode
+	// set the orientation tag of Exif to 1, so outputs are not turned again.
 	Orientation int
 
 	// Warnings lists recoverable problems met while decoding, such as an
 	// unreadable ICC profile that was dropped. Nil when there were none.
 	Warnings []string
+}
+
+// CopyMetadata gives dst, a resampled version of src (upscaled, resized),
+// src's metadata: the ICC profile and EXIF data (shared, not copied) and
+// the density scaled by the size ratio (dst.W/src.W, dst.H/src.H), so that
+// the image keeps its physical size.
+func CopyMetadata(dst, src *Image) {
+	dst.ICC, dst.Exif = src.ICC, src.Exif
+	dst.XDPI, dst.YDPI = 0, 0
+	if src.XDPI > 0 && src.YDPI > 0 && src.W > 0 && src.H > 0 {
+		dst.XDPI = src.XDPI * float64(dst.W) / float64(src.W)
+		dst.YDPI = src.YDPI * float64(dst.H) / float64(src.H)
+	}
 }
 
 // NewImage returns a black, fully transparent (if alpha) or opaque image with

@@ -21,7 +21,9 @@ const maxICC = 32 << 20
 type meta struct {
 	gray        bool // the file stores gray samples (PNG colour types 0 and 4)
 	icc         []byte
-	orientation int // EXIF/TIFF orientation 1..8, 0 if none
+	orientation int     // EXIF/TIFF orientation 1..8, 0 if none
+	exif        []byte  // EXIF data (a TIFF structure), a copy
+	xdpi, ydpi  float64 // pixel density in pixels per inch, 0 if unknown
 	warnings    []string
 }
 
@@ -56,12 +58,12 @@ func pngMeta(sr *io.SectionReader, m *meta) {
 		switch typ {
 		case "IDAT", "IEND":
 			return
-		case "IHDR", "iCCP":
+		case "IHDR", "iCCP", "pHYs", "eXIf":
 			if typ == "IHDR" && (n != 13 || pos != 8+8+13+4) {
 				return // a second or malformed IHDR: the decoder refuses it
 			}
-			if typ == "iCCP" && n > maxICC {
-				m.warnf("png: iCCP chunk of %d bytes too large, ICC profile ignored", n)
+			if limit := map[string]uint32{"iCCP": maxICC, "eXIf": maxExif, "pHYs": 9}[typ]; limit > 0 && n > limit {
+				m.warnf("png: %s chunk of %d bytes too large, ignored", typ, n)
 				if _, err := r.Discard(int(n) + 4); err != nil {
 					return
 				}
@@ -78,10 +80,28 @@ func pngMeta(sr *io.SectionReader, m *meta) {
 				return // the decoder reports the bad checksum
 			}
 			data = data[:n]
-			if typ == "IHDR" {
+			switch typ {
+			case "IHDR":
 				if n >= 10 {
 					ct := data[9]
 					m.gray = ct == 0 || ct == 4
+				}
+				continue
+			case "pHYs": // pixels per unit X and Y, unit 1: the metre
+				if n == 9 && data[8] == 1 {
+					x, y := binary.BigEndian.Uint32(data), binary.BigEndian.Uint32(data[4:])
+					if x > 0 && y > 0 {
+						m.xdpi, m.ydpi = float64(x)*0.0254, float64(y)*0.0254
+					}
+				}
+				continue
+			case "eXIf":
+				if m.exif == nil {
+					xdpi, ydpi := m.xdpi, m.ydpi
+					keepExif("png", data, m)
+					if xdpi > 0 { // pHYs came first and wins
+						m.xdpi, m.ydpi = xdpi, ydpi
+					}
 				}
 				continue
 			}
@@ -135,6 +155,9 @@ func parseICCP(data []byte) ([]byte, error) {
 // count of pieces.
 const iccMagic = "ICC_PROFILE\x00"
 
+// jfifMagic starts the payload of a JPEG APP0 JFIF segment.
+const jfifMagic = "JFIF\x00"
+
 // exifMagic starts the payload of a JPEG APP1 segment holding Exif data,
 // followed by a TIFF header.
 const exifMagic = "Exif\x00\x00"
@@ -153,7 +176,7 @@ func jpegMeta(sr *io.SectionReader, m *meta) {
 	}
 	var pieces []piece
 	iccBytes := 0
-	exifSeen := false
+	exifSeen, jfifSeen := false, false
 	for {
 		// Find the next marker, skipping garbage and fill bytes.
 		c, err := r.ReadByte()
@@ -186,7 +209,7 @@ func jpegMeta(sr *io.SectionReader, m *meta) {
 		if n < 0 {
 			break
 		}
-		want := (marker == 0xe1 && !exifSeen) || marker == 0xe2
+		want := (marker == 0xe1 && !exifSeen) || marker == 0xe2 || (marker == 0xe0 && !jfifSeen)
 		if !want {
 			if _, err := r.Discard(n); err != nil {
 				break
@@ -198,14 +221,17 @@ func jpegMeta(sr *io.SectionReader, m *meta) {
 			break
 		}
 		switch {
+		case marker == 0xe0 && bytes.HasPrefix(data, []byte(jfifMagic)) && len(data) >= len(jfifMagic)+7:
+			// JFIF: version (2), units, X density, Y density (2 each).
+			jfifSeen = true
+			d := data[len(jfifMagic)+2:]
+			x, y := float64(binary.BigEndian.Uint16(d[1:])), float64(binary.BigEndian.Uint16(d[3:]))
+			if perInch := map[byte]float64{1: 1, 2: 2.54}[d[0]]; perInch > 0 && x > 0 && y > 0 {
+				m.xdpi, m.ydpi = x*perInch, y*perInch
+			}
 		case marker == 0xe1 && bytes.HasPrefix(data, []byte(exifMagic)):
 			exifSeen = true
-			o, err := exifOrientation(data[len(exifMagic):])
-			if err != nil {
-				m.warnf("jpeg: EXIF orientation ignored: %v", err)
-				continue
-			}
-			m.orientation = o
+			keepExif("jpeg", data[len(exifMagic):], m)
 		case marker == 0xe2 && bytes.HasPrefix(data, []byte(iccMagic)) && len(data) >= len(iccMagic)+2:
 			d := data[len(iccMagic):]
 			pieces = append(pieces, piece{d[0], d[1], d[2:]})
@@ -315,22 +341,13 @@ func orientationOf(bo binary.ByteOrder, entries map[uint16]ifdEntry) (int, error
 	return o, nil
 }
 
-// exifOrientation returns the orientation tag (1..8) of Exif data that starts
-// with a TIFF header, or 0 when the tag is absent.
-func exifOrientation(tiff []byte) (int, error) {
-	bo, entries, err := readIFD0(bytes.NewReader(tiff), tagOrientation)
-	if err != nil {
-		return 0, err
-	}
-	return orientationOf(bo, entries)
-}
-
 // tiffMeta reads orientation and ICC profile from IFD0 of a TIFF file.
 func tiffMeta(sr *io.SectionReader, m *meta) {
-	bo, entries, err := readIFD0(sr, tagOrientation, tagICC)
+	bo, entries, err := readIFD0(sr, tagOrientation, tagICC, tagXResolution, tagYResolution, tagResolutionUnit)
 	if err != nil {
 		return // the decoder reports it
 	}
+	m.xdpi, m.ydpi = tiffResolution(sr, bo, entries)
 	o, err := orientationOf(bo, entries)
 	if err != nil {
 		m.warnf("tiff: orientation ignored: %v", err)
@@ -363,7 +380,50 @@ func tiffMeta(sr *io.SectionReader, m *meta) {
 	m.icc = icc
 }
 
-// webpMeta reads the ICCP chunk of an extended (VP8X) WebP file.
+// tiffResolution reads the X and Y resolution of a TIFF file's IFD0 in
+// pixels per inch (0, 0 if absent or unusable).
+func tiffResolution(ra io.ReaderAt, bo binary.ByteOrder, entries map[uint16]ifdEntry) (x, y float64) {
+	unit := uint32(2)
+	if e, ok := entries[tagResolutionUnit]; ok && e.typ == typeShort {
+		unit = uint32(bo.Uint16(e.val[:]))
+	}
+	perInch := map[uint32]float64{2: 1, 3: 2.54}[unit]
+	read := func(tag uint16) float64 {
+		e, ok := entries[tag]
+		if !ok || e.typ != typeRational || e.count < 1 {
+			return 0
+		}
+		var r [8]byte
+		if _, err := ra.ReadAt(r[:], int64(bo.Uint32(e.val[:]))); err != nil {
+			return 0
+		}
+		num, den := bo.Uint32(r[:]), bo.Uint32(r[4:])
+		if den == 0 {
+			return 0
+		}
+		return float64(num) / float64(den) * perInch
+	}
+	x, y = read(tagXResolution), read(tagYResolution)
+	if x <= 0 || y <= 0 {
+		return 0, 0
+	}
+	return x, y
+}
+
+// bmpMeta reads the density of a BMP file (pixels per metre in the
+// BITMAPINFOHEADER and its successors).
+func bmpMeta(sr *io.SectionReader, m *meta) {
+	var h [46]byte
+	if _, err := sr.ReadAt(h[:], 0); err != nil || binary.LittleEndian.Uint32(h[14:]) < 40 {
+		return
+	}
+	x, y := int32(binary.LittleEndian.Uint32(h[38:])), int32(binary.LittleEndian.Uint32(h[42:]))
+	if x > 0 && y > 0 {
+		m.xdpi, m.ydpi = float64(x)*0.0254, float64(y)*0.0254
+	}
+}
+
+// webpMeta reads the ICCP and EXIF chunks of an extended (VP8X) WebP file.
 func webpMeta(sr *io.SectionReader, m *meta) {
 	var h [12]byte
 	if _, err := sr.ReadAt(h[:], 0); err != nil {
@@ -377,20 +437,36 @@ func webpMeta(sr *io.SectionReader, m *meta) {
 		}
 		n := int64(binary.LittleEndian.Uint32(c[4:]))
 		switch string(c[:4]) {
-		case "VP8 ", "VP8L", "ALPH", "ANIM", "ANMF":
-			return // ICCP comes before the image data
+		case "ANIM", "ANMF":
+			return
 		case "ICCP":
+			if m.icc != nil {
+				break
+			}
 			if n == 0 || n > maxICC || off+8+n > sr.Size() {
 				m.warnf("webp: ICC profile of %d bytes ignored", n)
-				return
+				break
 			}
 			icc := make([]byte, n)
 			if _, err := sr.ReadAt(icc, off+8); err != nil {
 				m.warnf("webp: ICC profile ignored: truncated")
-				return
+				break
 			}
 			m.icc = icc
-			return
+		case "EXIF": // after the image data
+			if m.exif != nil {
+				break
+			}
+			if n > maxExif || off+8+n > sr.Size() {
+				m.warnf("webp: EXIF chunk of %d bytes ignored", n)
+				break
+			}
+			data := make([]byte, n)
+			if _, err := sr.ReadAt(data, off+8); err != nil {
+				break
+			}
+			// Some writers keep the JPEG "Exif\0\0" prefix.
+			keepExif("webp", bytes.TrimPrefix(data, []byte(exifMagic)), m)
 		}
 		off += 8 + n + n&1
 	}

@@ -8,8 +8,8 @@ package imageio
 //	3 rotate 180°             7 transverse (flip about the anti-diagonal)
 //	4 mirror top-bottom       8 rotate 90° counter-clockwise
 //
-// Orientations 5 to 8 swap width and height. The metadata fields are copied
-// (the ICC slice is shared). Any o outside 2..8 returns an unchanged copy.
+// Orientations 5 to 8 swap width and height (and XDPI and YDPI). The
+// metadata fields are copied (the ICC and Exif slices are shared). Any o outside 2..8 returns an unchanged copy.
 // InverseOrientation(o) undoes o.
 func Orient(img *Image, o int) *Image {
 	out := *img
@@ -22,6 +22,9 @@ func Orient(img *Image, o int) *Image {
 		return &out
 	}
 	out.W, out.H = oriented(w, h, o)
+	if o >= 5 {
+		out.XDPI, out.YDPI = img.YDPI, img.XDPI
+	}
 	ow, oh := out.W, out.H
 	// src maps the output position (X, Y) to the index of the source pixel.
 	var src func(X, Y int) int

@@ -2,8 +2,8 @@
 // (opset 17, IR version 8) that ONNX Runtime, TensorRT or Triton can run:
 // input "input" float32 [N, 3, H, W] (RGB in [0, 1]), output "output"
 // float32 [N, 3, H*s, W*s], not clamped, with N, H and W dynamic. The graph
-// computes exactly what model.Forward computes (spec,
-// ../shared/spec/GRFORMER.md), in standard operators only.
+// computes exactly what model.Forward computes (spec, "Forward pass"), in
+// standard operators only.
 //
 // # Map
 //

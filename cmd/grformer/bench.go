@@ -35,7 +35,7 @@ mean L1 loss, drop path 0.1) on -batch random LR patches of -patch pixels.
 Example:
   grformer bench -scale 4 -size 320x180
   grformer bench -scale 2 -size 640x360 -threads 1
-  grformer bench -train -scale 4 -batch 16 -patch 64`, stderr)
+  grformer bench -train -scale 4 -batch 16 -patch 64`, stdout, stderr)
 	scale := fs.Int("scale", 4, "scale of the light preset (2, 3 or 4); ignored with -weights")
 	size := fs.String("size", "320x180", "LR input size `WxH`")
 	weights := fs.String("weights", "", "weights file instead of random light weights")

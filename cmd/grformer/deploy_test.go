@@ -286,7 +286,7 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := serveMain(ctx, []string{"-addr", "127.0.0.1:0", "-drain-delay", "0"}, func(k string) string { return env[k] }, io.Discard); err != nil {
+	if err := serveMain(ctx, []string{"-addr", "127.0.0.1:0", "-drain-delay", "0"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err != nil {
 		t.Errorf("grformer serve refuses the Deployment's environment: %v", err)
 	}
 
@@ -317,7 +317,7 @@ func TestKubernetesManifests(t *testing.T) {
 // serveFlagNames lists the flags of grformer serve, from its usage.
 func serveFlagNames(t *testing.T) []string {
 	var b bytes.Buffer
-	serveMain(context.Background(), []string{"-h"}, func(string) string { return "" }, &b)
+	serveMain(context.Background(), []string{"-h"}, func(string) string { return "" }, &b, &b)
 	var names []string
 	re := regexp.MustCompile(`^  -([a-z-]+)`)
 	sc := bufio.NewScanner(&b)

@@ -69,7 +69,7 @@ Examples:
   grformer eval                                   # the shipped weights
   grformer eval -model bicubic -scale 4
   grformer eval -weights GRFormer_x4.pth -sets Set5,Set14 -json
-  grformer eval -model bicubic -scale 2,3,4 -save out/bicubic`, stderr)
+  grformer eval -model bicubic -scale 2,3,4 -save out/bicubic`, stdout, stderr)
 	weightsFlag := fs.String("weights", "", "weights `file` of the model to evaluate (.pth or .safetensors; \"shipped\" or none: the shipped weights)")
 	modelName := fs.String("model", "", "a built-in method instead of weights: bicubic")
 	dataDir := fs.String("data", "", "benchmark `folder` holding <Set>/HR (default "+defaultBenchmark+" when it exists)")
@@ -84,7 +84,7 @@ Examples:
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q", fs.Args())
 	}
 
 	// Flags that need no files first.

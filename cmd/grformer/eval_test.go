@@ -185,7 +185,7 @@ func TestEvalUsageErrors(t *testing.T) {
 		{"data is a file", []string{"-model", "bicubic", "-data", "eval_test.go"}, 1, "is not a folder"},
 		{"empty sets", []string{"-model", "bicubic", "-data", testFixtures, "-sets", " , "}, 1, "-sets is empty"},
 		{"missing weights", []string{"-weights", missing + ".pth", "-data", testFixtures}, 1, "nope.pth"},
-		{"extra args", []string{"-model", "bicubic", "x"}, 1, "unexpected arguments"},
+		{"extra args", []string{"-model", "bicubic", "x"}, 2, "unexpected arguments"},
 		{"bad flag", []string{"-frobnicate"}, 2, "flag provided but not defined"},
 	}
 	for _, c := range cases {
@@ -196,8 +196,8 @@ func TestEvalUsageErrors(t *testing.T) {
 			}
 		})
 	}
-	if code, out, _ := evalCmd(t, "-h"); code != 0 || out != "" {
-		t.Errorf("-h: exit %d", code)
+	if code, out, errs := evalCmd(t, "-h"); code != 0 || !strings.Contains(out, "Usage: grformer eval") || errs != "" {
+		t.Errorf("-h: exit %d, stdout %q, stderr %q (want the help on stdout)", code, out, errs)
 	}
 }
 

@@ -48,9 +48,9 @@ Examples:
 Flags:`
 
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("export", exportHelp, stderr)
+	fs := newFlagSet("export", exportHelp, stdout, stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, exportHelp)
+		fmt.Fprintln(fs.Output(), exportHelp)
 		fs.PrintDefaults()
 	}
 	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors), a training run folder, or \"shipped\" (with -scale)")
@@ -64,7 +64,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q", fs.Args())
 	}
 	if *weights == "" || *outPath == "" {
 		fs.Usage()

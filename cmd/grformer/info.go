@@ -39,7 +39,7 @@ Examples:
   grformer info -preset light-x4
   grformer info -weights GRFormer_x2.pth -size 640x360 -json
   grformer info -preset light-x4 -compare
-  grformer info -preset light-x4 -proj qkv -bias table`, stderr)
+  grformer info -preset light-x4 -proj qkv -bias table`, stdout, stderr)
 	weights := fs.String("weights", "", "weights `file` (.pth or .safetensors), or \"shipped\" (with -scale)")
 	scale := fs.Int("scale", 4, "with -weights shipped: which shipped weights")
 	preset := fs.String("preset", "", "a preset instead of weights: light-x2, light-x3 or light-x4")
@@ -53,7 +53,7 @@ Examples:
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q", fs.Args())
 	}
 	var cfg model.Config
 	source := ""

@@ -12,8 +12,10 @@ import (
 )
 
 // command is one subcommand. run gets the arguments after the subcommand
-// name and returns an error; errUsage (or a *usageError) means the flags were
-// wrong and the message has already been printed by the flag package.
+// name and returns an error: errFlags means the flags were wrong and the flag
+// package has printed the problem, a *usageError that a flag's value or the
+// arguments are wrong (both exit with status 2), flag.ErrHelp that -h was
+// asked for and the help printed (status 0); any other error exits with 1.
 type command struct {
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) error
@@ -30,15 +32,14 @@ func register(name, summary string, run func(args []string, stdout, stderr io.Wr
 	commands[name] = command{summary: summary, run: run}
 }
 
-// errFlags is returned when flag parsing failed; the flag package has already
-// printed the problem and the usage.
-var errFlags = errors.New("bad flags")
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-version" || args[0] == "--version") {
+		args[0] = "version"
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
@@ -66,6 +67,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errFlags):
 		return 2
+	case errors.As(err, new(*usageError)):
+		fmt.Fprintf(stderr, "grformer %s: %v\n(\"grformer %s -h\" prints the flags and usage)\n", args[0], err, args[0])
+		return 2
 	default:
 		fmt.Fprintf(stderr, "grformer %s: %v\n", args[0], err)
 		return 1
@@ -83,30 +87,5 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun \"grformer <command> -h\" for a command's flags.")
-}
-
-// newFlagSet makes a FlagSet that reports errors instead of exiting, and
-// prints its usage (headed by the given text) to w.
-func newFlagSet(name, head string, w io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(w)
-	fs.Usage = func() {
-		fmt.Fprintln(w, head)
-		fmt.Fprintln(w, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args, mapping flag errors to errFlags (already printed)
-// and -h to flag.ErrHelp.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return flag.ErrHelp
-		}
-		return errFlags
-	}
-	return nil
+	fmt.Fprintln(w, "\nRun \"grformer <command> -h\" for a command's flags, \"grformer version\" for the version.")
 }

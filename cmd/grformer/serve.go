@@ -64,12 +64,12 @@ const envPrefix = "GRFORMER_"
 func runServe(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serveMain(ctx, args, os.Getenv, stderr)
+	return serveMain(ctx, args, os.Getenv, stdout, stderr)
 }
 
 // serveMain is the serve command with its context and environment, for
 // tests; it returns when ctx is done and the server has shut down.
-func serveMain(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func serveMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var (
 		cfg       server.Config
 		weightsFs string
@@ -79,7 +79,7 @@ func serveMain(ctx context.Context, args []string, getenv func(string) string, s
 		queue     int
 		logFormat string
 	)
-	fs := newFlagSet("serve", serveHelp, stderr)
+	fs := newFlagSet("serve", serveHelp, stdout, stderr)
 	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "`address` to listen on")
 	fs.StringVar(&weightsFs, "weights", "", "weights `files`, comma-separated (BasicSR .pth or .safetensors), one per scale, besides the shipped ones")
 	fs.BoolVar(&shipped, "shipped", true, "offer the weights that ship with grformer (light x2)")
@@ -97,12 +97,12 @@ func serveMain(ctx context.Context, args []string, getenv func(string) string, s
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := applyEnv(fs, getenv); err != nil {
+	if err := applyEnv(fs.FlagSet, getenv); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+		return usagef("serve takes no arguments, got %q", fs.Args())
 	}
 	cfg.MaxMemory, cfg.MaxBodyBytes = int64(maxMemory), int64(maxBody)
 	cfg.Queue = queue

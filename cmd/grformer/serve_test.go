@@ -208,7 +208,7 @@ func TestServeConfig(t *testing.T) {
 	log := &syncBuffer{}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- serveMain(ctx, []string{"-addr", "127.0.0.1:0", "-weights", tinyX2, "-shipped=false", "-queue", "5"}, getenv, log)
+		errc <- serveMain(ctx, []string{"-addr", "127.0.0.1:0", "-weights", tinyX2, "-shipped=false", "-queue", "5"}, getenv, log, log)
 	}()
 	exited := make(chan struct{})
 	go func() {
@@ -270,7 +270,7 @@ func TestServeConfig(t *testing.T) {
 		{[]string{"-max-memory", "40MiB"}, nil, "memory budget"},
 	} {
 		err := serveMain(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...),
-			func(k string) string { return tc.env[k] }, io.Discard)
+			func(k string) string { return tc.env[k] }, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v %v: error %v, want one naming %q", tc.args, tc.env, err, tc.want)
 		}

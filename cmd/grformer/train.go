@@ -68,7 +68,7 @@ Flags given on the command line override the config file. With -resume only
 var trainFlags = []string{"data", "scale", "out", "batch", "patch", "lr", "seed", "config", "init", "ema", "drop-path", "flat", "schedule", "warmup"}
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", trainHelp+training.ConfigHelp, stderr)
+	fs := newFlagSet("train", trainHelp+training.ConfigHelp, stdout, stderr)
 	def := training.DefaultConfig()
 	data := fs.String("data", "", "comma-separated `folders` of HR training images")
 	scale := fs.Int("scale", 0, "upscaling `factor` (2, 3 or 4)")
@@ -97,7 +97,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usagef("unexpected arguments %q", fs.Args())
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -243,7 +243,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{"over an existing run", []string{"-config", cfg, "-data", data, "-out", run, "-iters", "2"}, 1, "already holds a training run"},
 		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined"},
 		{"bad ema", []string{"-config", cfg, "-data", data, "-out", filepath.Join(root, "e"), "-iters", "1", "-ema", "1.5"}, 1, "EMA decay"},
-		{"arguments", []string{"-config", cfg, "extra"}, 1, "unexpected arguments"},
+		{"arguments", []string{"-config", cfg, "extra"}, 2, "unexpected arguments"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -35,20 +36,41 @@ Upscales images by the scale the weights were trained for (x2, x3 or x4);
 that ship with grformer (light x2, trained by this project; see package
 weights for what they score).
 
-Inputs: PNG (8/16-bit, gray, gray+alpha, palette, RGBA), JPEG (the EXIF
-orientation is applied), WebP, BMP and TIFF, recognised by content. An INPUT
-may be a folder: the image files directly in it (.png .jpg .jpeg .jpe .webp
-.bmp .tif .tiff, any case; not sub-folders, not hidden files) are upscaled in
-name order. The image size is checked from the header before decoding
-(-max-pixels), so a decompression bomb is refused without allocating.
+Inputs: PNG (8/16-bit, gray, gray+alpha, palette, RGBA), JPEG, WebP, BMP
+and TIFF, recognised by content; the EXIF orientation (JPEG, PNG, WebP) or
+TIFF orientation is applied. An INPUT may be a folder: the image files
+directly in it (.png .jpg .jpeg .jpe .webp .bmp .tif .tiff, any case; not
+sub-folders, not hidden files) are upscaled in name order. The image size is
+checked from the header before decoding (-max-pixels), so a decompression
+bomb is refused without allocating. IN may be - for stdin, read within the
+same limits (and at most 8 bytes a pixel of -max-pixels).
 
-Outputs: PNG or JPEG. A 16-bit input gives a 16-bit PNG, a gray input a gray
-image, alpha is kept (upscaled by the model, or bicubic with -alpha bicubic;
-a JPEG output is composited over white), and so is an ICC profile. In the IN
-OUT form, OUT's extension chooses the format and an existing OUT is replaced.
-With -o, INPUT dir/NAME.EXT gives OUTDIR/NAME<suffix>.EXT (EXT: -format if
-given, else the input's for PNG and JPEG inputs, else .png; OUTDIR is created
-if needed) and outputs that exist already are skipped unless -overwrite.
+Outputs: PNG, JPEG, WebP (lossless, 8-bit) or TIFF. A 16-bit input gives a
+16-bit PNG or TIFF, a gray input a gray image (but in WebP), alpha is kept
+(upscaled by the model, or bicubic with -alpha bicubic; a JPEG output is
+composited over white). So are the ICC profile (not in TIFF), the EXIF data
+(PNG, JPEG, WebP; its orientation set to 1, as the pixels are turned) and
+the density in dots per inch, scaled with the size so that the print size
+stays the same (PNG pHYs, JPEG JFIF and EXIF, TIFF).
+
+In the IN OUT form, OUT's extension chooses the format (or -format, which
+must agree with it), an existing OUT is replaced, and OUT may not be IN
+(nor a link to it). OUT may be - for stdout, in the -format given (default
+PNG); stdout is written as the image is encoded, not atomically, and is
+refused when it is a terminal.
+
+With -o, INPUT dir/NAME.EXT gives OUTDIR/NAME<suffix>.EXT (EXT: -format's
+if given, else the input's for PNG and JPEG inputs, else .png; OUTDIR is
+created if needed) and outputs that exist already are skipped
+unless -overwrite. Outputs of an earlier run are recognised and skipped as
+inputs: in OUTDIR itself (-o into the input folder), an image file
+NAME<suffix>.EXT beside an image file NAME.* (photo_x2.png beside
+photo.jpg, with any extensions) is taken for an output and not upscaled
+again; this needs a -suffix that is not empty.
+
+Before the model runs, the output is checked: its folder must exist (or,
+with -o, be created) and accept a new file, and the format must be known;
+so a bad output path costs nothing.
 
 Large images are processed in overlapping tiles blended smoothly; by default
 the tile size follows -max-memory, so any image whose result fits in it
@@ -57,7 +79,8 @@ works, and an image that fits in one tile is processed whole.
 Outputs are written to a temporary file and renamed into place, so a failed
 or interrupted (Ctrl-C) run leaves no partial file. A file that cannot be
 read or upscaled is reported and the others are still processed; the exit
-status is 1 if any failed or the run was interrupted, 2 for bad flags.
+status is 1 if any failed or the run was interrupted, 2 for bad flags or
+arguments. Flags may come before or after the file names; -- ends them.
 Progress goes to stderr: a progress bar on a terminal, log lines otherwise.
 
 Example:
@@ -67,7 +90,9 @@ Example:
       (out/IMG_001_x4.jpg, ..., out/extra_x4.jpg; run it again to resume)
   grformer upscale -weights GRFormer_x2.pth -tta -alpha bicubic logo.png logo2.png
   grformer upscale -weights GRFormer_x4.pth -outscale 3 -format jpeg -quality 95 -o out/ scan.tiff
-  grformer upscale -weights GRFormer_x4.pth -max-memory 512MiB -threads 4 big.png big_x4.png`
+  grformer upscale -weights GRFormer_x4.pth -max-memory 512MiB -threads 4 big.png big_x4.png
+  grformer upscale photo.jpg photo_x2.webp -tta
+  cat photo.jpg | grformer upscale -format jpeg - - > photo_x2.jpg`
 
 // upscaleConfig is what the flags say.
 type upscaleConfig struct {
@@ -99,11 +124,11 @@ func runUpscale(args []string, stdout, stderr io.Writer) error {
 func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c upscaleConfig
 	c.maxMemory = grformer.DefaultMaxMemory
-	fs := newFlagSet("upscale", upscaleHelp, stderr)
+	fs := newFlagSet("upscale", upscaleHelp, stdout, stderr)
 	fs.StringVar(&c.weights, "weights", "", "weights `file`: BasicSR .pth or .safetensors (default: the weights that ship\nwith grformer, light x2 only so far)")
 	fs.StringVar(&c.outDir, "o", "", "output `folder` for the -o form; the inputs are files or folders")
 	fs.StringVar(&c.suffix, "suffix", "_x{scale}", "added to each output `name` with -o; {scale} is the model's scale or the -outscale factor\n(\"\" keeps the names)")
-	fs.StringVar(&c.format, "format", "", "output `format` with -o: png or jpeg (default: the input's for PNG/JPEG inputs, else png)")
+	fs.StringVar(&c.format, "format", "", "output `format`: png, jpeg, webp or tiff (with -o, default: the input's for PNG/JPEG\ninputs, else png; with OUT -, default png; otherwise OUT's extension, which it must agree with)")
 	fs.IntVar(&c.quality, "quality", imageio.DefaultJPEGQuality, "JPEG `quality` of JPEG outputs, 1-100")
 	fs.BoolVar(&c.overwrite, "overwrite", false, "with -o, replace outputs that exist (default: skip them)")
 	fs.IntVar(&c.scale, "scale", 0, "expected model `scale`; an error if the weights have another (0: the weights' scale)")
@@ -126,46 +151,61 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	switch {
 	case c.quality < 1 || c.quality > 100:
-		return fmt.Errorf("-quality %d out of range 1-100", c.quality)
+		return usagef("-quality %d out of range 1-100", c.quality)
 	case c.opt.TileOverlap < grformer.NoTileOverlap:
-		return fmt.Errorf("-tile-overlap %d: want a context in pixels, 0 for the default or -1 for none", c.opt.TileOverlap)
+		return usagef("-tile-overlap %d: want a context in pixels, 0 for the default or -1 for none", c.opt.TileOverlap)
 	case c.opt.BorderContext < grformer.NoBorderContext:
-		return fmt.Errorf("-border-context %d: want a context in pixels, 0 for the default or -1 for none", c.opt.BorderContext)
+		return usagef("-border-context %d: want a context in pixels, 0 for the default or -1 for none", c.opt.BorderContext)
 	case c.opt.Tile < 0:
-		return fmt.Errorf("-tile %d is negative (0 chooses it from -max-memory)", c.opt.Tile)
+		return usagef("-tile %d is negative (0 chooses it from -max-memory)", c.opt.Tile)
 	case c.outscale < 0 || math.IsNaN(c.outscale) || math.IsInf(c.outscale, 0):
-		return fmt.Errorf("-outscale %v: want a positive factor", c.outscale)
+		return usagef("-outscale %v: want a positive factor", c.outscale)
 	case c.maxMemory <= 0:
-		return fmt.Errorf("-max-memory must be positive")
+		return usagef("-max-memory must be positive")
+	case c.opt.Threads < 0:
+		return usagef("-threads %d is negative (0: all cores)", c.opt.Threads)
+	case c.maxPixels <= 0:
+		return usagef("-max-pixels %d: want a positive number of pixels", c.maxPixels)
 	}
 	if c.format != "" {
-		f, err := outFormat(c.format)
+		f, err := imageio.ParseFormat(c.format)
 		if err != nil {
-			return err
+			return usagef("-format: %v", err)
 		}
 		c.format = f
 	}
 
+	// Everything about the outputs is checked before the model is loaded
+	// and run: a bad output costs nothing.
 	var jobs []job
 	single := c.outDir == ""
 	if single {
 		if fs.NArg() != 2 {
 			fs.Usage()
-			return fmt.Errorf("need an input and an output path, or -o OUTDIR and inputs; got %d arguments", fs.NArg())
+			return usagef("need an input and an output path, or -o OUTDIR and inputs; got %d arguments", fs.NArg())
 		}
-		in, out := fs.Arg(0), fs.Arg(1)
-		f, err := imageio.FormatFromExt(out)
+		j, err := singleJob(fs.Arg(0), fs.Arg(1), c.format, stdout)
 		if err != nil {
-			return fmt.Errorf("output %s: %v", out, err)
+			return err
 		}
-		if c.format != "" && c.format != f {
-			return fmt.Errorf("-format %s, but output %s is %s by its extension", c.format, out, f)
+		jobs = []job{j}
+	} else {
+		if fs.NArg() == 0 {
+			fs.Usage()
+			return usagef("no inputs given")
 		}
-		jobs = []job{{in: in, out: out, format: f}}
-		atomicfile.CleanStale(filepath.Dir(out)) // temporary files of a killed run
-	} else if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("no inputs given")
+		for _, in := range fs.Args() {
+			if in == "-" {
+				return usagef("- (stdin) is an input of the IN OUT form only, not of -o")
+			}
+		}
+		if err := os.MkdirAll(c.outDir, 0o777); err != nil {
+			return err
+		}
+		atomicfile.CleanStale(c.outDir) // temporary files of a killed run
+		if err := atomicfile.Check(filepath.Join(c.outDir, "grformer-check")); err != nil {
+			return fmt.Errorf("output folder %s: %w", c.outDir, err)
+		}
 	}
 
 	var m *grformer.Model
@@ -195,33 +235,38 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	rep := newReporter(stderr)
 	if single {
-		img, res, err := upscaleOne(ctx, m, &c, jobs[0], rep)
+		j := jobs[0]
+		rep.begin(0, j.label())
+		img, res, err := upscaleOne(ctx, m, &c, j, rep, stdout)
 		rep.clear()
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("interrupted; %s not written", jobs[0].out)
+				return fmt.Errorf("interrupted; %s not written", j.outLabel())
 			}
 			return err
 		}
-		fmt.Fprintf(stderr, "%s (%dx%d) -> %s (%dx%d, x%d)\n", jobs[0].in, img.W, img.H, jobs[0].out, res.W, res.H, m.Scale())
+		fmt.Fprintf(stderr, "%s (%dx%d) -> %s (%dx%d, x%d)\n", j.label(), img.W, img.H, j.outLabel(), res.W, res.H, m.Scale())
 		return nil
 	}
 
-	if err := os.MkdirAll(c.outDir, 0o777); err != nil {
-		return err
-	}
-	atomicfile.CleanStale(c.outDir) // temporary files of a killed run
 	scaleText := strconv.Itoa(m.Scale())
 	if c.outscale > 0 {
 		scaleText = strconv.FormatFloat(c.outscale, 'g', -1, 64)
 	}
-	jobs, bad := planJobs(fs.Args(), c.outDir, strings.ReplaceAll(c.suffix, "{scale}", scaleText), c.format)
+	jobs, bad, outputs := planJobs(fs.Args(), c.outDir, strings.ReplaceAll(c.suffix, "{scale}", scaleText), c.format)
 	rep.images = len(jobs) + len(bad)
 	failed := len(bad)
 	for _, b := range bad {
 		rep.line("FAILED %v", b)
 	}
+	for _, o := range outputs {
+		rep.line("skipped %s: the output of %s (this run's naming, in the output folder)", o.in, o.of)
+	}
 	if rep.images == 0 {
+		if len(outputs) > 0 {
+			fmt.Fprintf(stderr, "0 upscaled, %d skipped (outputs of a run), 0 failed\n", len(outputs))
+			return nil
+		}
 		return errors.New("no images found in the inputs")
 	}
 	done, skipped := 0, 0
@@ -243,8 +288,13 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				continue
 			}
 		}
+		if err := atomicfile.Check(j.out); err != nil { // before the model runs
+			failed++
+			rep.line("%sFAILED %s: %v", tag, j.in, err)
+			continue
+		}
 		t0 := time.Now()
-		img, res, err := upscaleOne(ctx, m, &c, j, rep)
+		img, res, err := upscaleOne(ctx, m, &c, j, rep, stdout)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -258,7 +308,11 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	rep.clear()
 	left := rep.images - done - skipped - failed
-	fmt.Fprintf(stderr, "%d upscaled, %d skipped (exist), %d failed", done, skipped, failed)
+	fmt.Fprintf(stderr, "%d upscaled, %d skipped (exist)", done, skipped)
+	if len(outputs) > 0 {
+		fmt.Fprintf(stderr, ", %d skipped (outputs of a run)", len(outputs))
+	}
+	fmt.Fprintf(stderr, ", %d failed", failed)
 	if left > 0 {
 		fmt.Fprintf(stderr, ", %d not done", left)
 	}
@@ -274,19 +328,65 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // job is one input and where its output goes.
 type job struct {
-	in, out string
+	in, out string // "-": stdin, stdout
 	format  string
 	err     error // a problem found while planning
+}
+
+// label and outLabel name the input and output in messages.
+func (j job) label() string    { return stdName(j.in, "stdin") }
+func (j job) outLabel() string { return stdName(j.out, "stdout") }
+
+func stdName(p, std string) string {
+	if p == "-" {
+		return std
+	}
+	return p
+}
+
+// singleJob checks the IN OUT form's paths: the format, that OUT is not
+// IN, and that OUT can be written (its folder exists and takes a new
+// file; stdout is not a terminal).
+func singleJob(in, out, format string, stdout io.Writer) (job, error) {
+	f := format
+	if out == "-" {
+		if f == "" {
+			f = "png"
+		}
+		if isTerminal(stdout) {
+			return job{}, usagef("output - is a terminal: redirect stdout to a file or a pipe")
+		}
+		return job{in: in, out: out, format: f}, nil
+	}
+	f, err := imageio.FormatFromExt(out)
+	if err != nil {
+		return job{}, usagef("output %s: %v", out, err)
+	}
+	if format != "" && format != f {
+		return job{}, usagef("-format %s, but output %s is %s by its extension", format, out, f)
+	}
+	if in != "-" && (absPath(in) == absPath(out) || sameFile(in, out)) {
+		return job{}, fmt.Errorf("output %s is the input %s: it would be replaced (choose another output name)", out, in)
+	}
+	atomicfile.CleanStale(filepath.Dir(out)) // temporary files of a killed run
+	if err := atomicfile.Check(out); err != nil {
+		return job{}, fmt.Errorf("output: %w", err)
+	}
+	return job{in: in, out: out, format: f}, nil
 }
 
 // imageExts are the extensions a folder's files are picked by.
 var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".jpe": true,
 	".webp": true, ".bmp": true, ".tif": true, ".tiff": true}
 
+// anOutput is an input recognised as the output of another image.
+type anOutput struct{ in, of string }
+
 // planJobs expands the inputs (files, and folders one level deep) into
 // jobs. Inputs that do not exist come back as errors; outputs that would
-// overwrite an input or another job's output get a job error.
-func planJobs(inputs []string, outDir, suffix, format string) ([]job, []error) {
+// overwrite an input or another job's output get a job error. Inputs that
+// are outputs of an earlier run (see outputsIn) are left out and listed.
+func planJobs(inputs []string, outDir, suffix, format string) ([]job, []error, []anOutput) {
 	var jobs []job
 	var bad []error
 	for _, in := range inputs {
@@ -307,10 +407,7 @@ func planJobs(inputs []string, outDir, suffix, format string) ([]job, []error) {
 		var names []string
 		for _, e := range entries {
 			n := e.Name()
-			if strings.HasPrefix(n, ".") || !imageExts[strings.ToLower(filepath.Ext(n))] {
-				continue
-			}
-			if e.IsDir() {
+			if e.IsDir() || !isImageName(n) {
 				continue
 			}
 			names = append(names, n)
@@ -320,6 +417,19 @@ func planJobs(inputs []string, outDir, suffix, format string) ([]job, []error) {
 			jobs = append(jobs, newJob(filepath.Join(in, n), outDir, suffix, format))
 		}
 	}
+	// Outputs of a run in the output folder are not inputs.
+	producer := outputsIn(outDir, suffix)
+	var outputs []anOutput
+	kept := jobs[:0]
+	for _, j := range jobs {
+		base := filepath.Base(j.in)
+		if of, ok := producer[strings.TrimSuffix(base, filepath.Ext(base))]; ok && sameFile(filepath.Dir(j.in), outDir) {
+			outputs = append(outputs, anOutput{j.in, filepath.Join(filepath.Dir(j.in), of)})
+			continue
+		}
+		kept = append(kept, j)
+	}
+	jobs = kept
 	// Two inputs to one output, or an output onto an input: refuse.
 	inputs2 := map[string]bool{}
 	for _, j := range jobs {
@@ -338,7 +448,37 @@ func planJobs(inputs []string, outDir, suffix, format string) ([]job, []error) {
 			owner[o] = j.in
 		}
 	}
-	return jobs, bad
+	return jobs, bad, outputs
+}
+
+func isImageName(n string) bool {
+	return !strings.HasPrefix(n, ".") && imageExts[strings.ToLower(filepath.Ext(n))]
+}
+
+// outputsIn maps the names (without extension) that this run's outputs
+// have, or an earlier run's with another -format had, in dir for the image
+// files in dir itself to those images' names: a file NAME<suffix>.EXT
+// beside an image NAME.* is an output of a run into the input folder ("-o
+// ." twice), not an image to upscale again. Empty when suffix is "":
+// outputs then have their inputs' names, and cannot be told from them.
+func outputsIn(dir, suffix string) map[string]string {
+	m := map[string]string{}
+	if suffix == "" {
+		return m
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return m
+	}
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && isImageName(n) {
+			out := strings.TrimSuffix(n, filepath.Ext(n)) + suffix
+			if _, taken := m[out]; !taken {
+				m[out] = n
+			}
+		}
+	}
+	return m
 }
 
 // newJob names the output of one input: OUTDIR/NAME+suffix+.EXT.
@@ -346,8 +486,10 @@ func newJob(in, outDir, suffix, format string) job {
 	base := filepath.Base(in)
 	ext := filepath.Ext(base)
 	name := strings.TrimSuffix(base, ext)
+	// The input's format is kept for PNG and JPEG; other inputs give PNG
+	// (a lossy WebP would grow as lossless, a TIFF lose its ICC profile).
 	inFormat, err := imageio.FormatFromExt(in)
-	if err != nil {
+	if err != nil || (inFormat != "png" && inFormat != "jpeg") {
 		inFormat = ""
 	}
 	f := format
@@ -359,7 +501,7 @@ func newJob(in, outDir, suffix, format string) job {
 	}
 	outExt := ext
 	if f != inFormat {
-		outExt = map[string]string{"png": ".png", "jpeg": ".jpg"}[f]
+		outExt = imageio.FormatExt(f)
 	}
 	return job{in: in, out: filepath.Join(outDir, name+suffix+outExt), format: f}
 }
@@ -372,6 +514,7 @@ func absPath(p string) string {
 	return a
 }
 
+// sameFile reports whether a and b are one file (through links too).
 func sameFile(a, b string) bool {
 	fa, err := os.Stat(a)
 	if err != nil {
@@ -381,22 +524,24 @@ func sameFile(a, b string) bool {
 	return err == nil && os.SameFile(fa, fb)
 }
 
-// outFormat normalises a -format value.
-func outFormat(f string) (string, error) {
-	switch strings.ToLower(f) {
-	case "png":
-		return "png", nil
-	case "jpeg", "jpg":
-		return "jpeg", nil
-	}
-	return "", fmt.Errorf("-format %q: want png or jpeg", f)
-}
+// stdin is what input - reads; tests replace it.
+var stdin io.Reader = os.Stdin
 
-// upscaleOne reads, upscales, optionally resizes and writes one image.
-// Errors name the input.
-func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job, rep *reporter) (in, out *imageio.Image, err error) {
-	img, err := imageio.ReadFile(j.in, imageio.DecodeOptions{MaxPixels: c.maxPixels})
-	if err != nil {
+// beforeModel, when set (by tests), is called with the input just before
+// the model runs on it.
+var beforeModel func(in string)
+
+// upscaleOne reads, upscales, optionally resizes and writes one image,
+// with the input's metadata (density scaled). Errors name the input or the
+// output.
+func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job, rep *reporter, stdout io.Writer) (in, out *imageio.Image, err error) {
+	dopt := imageio.DecodeOptions{MaxPixels: c.maxPixels}
+	var img *imageio.Image
+	if j.in == "-" {
+		if img, err = imageio.Decode(stdin, dopt); err != nil {
+			return nil, nil, fmt.Errorf("stdin: %w", err)
+		}
+	} else if img, err = imageio.ReadFile(j.in, dopt); err != nil {
 		return nil, nil, err
 	}
 	s := m.Scale()
@@ -409,24 +554,38 @@ func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job,
 	opt.MaxMemory = int64(c.maxMemory) - grformer.ExtraMemory(img, s, ow, oh, j.format)
 	if opt.MaxMemory <= 0 {
 		return nil, nil, fmt.Errorf("%s: %w: the input and output alone need about %d MiB, more than -max-memory %v",
-			j.in, grformer.ErrMemoryBudget, (int64(c.maxMemory)-opt.MaxMemory)>>20, c.maxMemory)
+			j.label(), grformer.ErrMemoryBudget, (int64(c.maxMemory)-opt.MaxMemory)>>20, c.maxMemory)
+	}
+	if beforeModel != nil {
+		beforeModel(j.in)
 	}
 	res, err := m.UpscaleImage(ctx, img, opt)
 	if err != nil {
 		if errors.Is(err, grformer.ErrMemoryBudget) {
 			err = fmt.Errorf("%w (raise -max-memory, now %v)", err, c.maxMemory)
 		}
-		return nil, nil, fmt.Errorf("%s: %w", j.in, err)
+		return nil, nil, fmt.Errorf("%s: %w", j.label(), err)
 	}
 	if ow != res.W || oh != res.H {
 		if res, err = grformer.Resize(res, ow, oh); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", j.in, err)
+			return nil, nil, fmt.Errorf("%s: %w", j.label(), err)
 		}
 	}
+	imageio.CopyMetadata(res, img)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	if err := imageio.WriteFile(j.out, res, imageio.EncodeOptions{Format: j.format, Quality: c.quality}); err != nil {
+	eopt := imageio.EncodeOptions{Format: j.format, Quality: c.quality}
+	if j.out == "-" {
+		// Not atomic: what is encoded goes out at once.
+		w := bufio.NewWriterSize(stdout, 1<<20)
+		if err := imageio.Encode(w, res, eopt); err != nil {
+			return nil, nil, fmt.Errorf("stdout: %w", err)
+		}
+		if err := w.Flush(); err != nil {
+			return nil, nil, fmt.Errorf("stdout: %w", err)
+		}
+	} else if err := imageio.WriteFile(j.out, res, eopt); err != nil {
 		return nil, nil, err
 	}
 	return img, res, nil

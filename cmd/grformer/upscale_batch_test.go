@@ -712,7 +712,7 @@ func TestParseBytes(t *testing.T) {
 
 // TestUpscaleHelp: -h explains every flag and shows examples.
 func TestUpscaleHelp(t *testing.T) {
-	code, _, stderr := runCmd(t, "upscale", "-h")
+	code, stderr, _ := runCmd(t, "upscale", "-h") // the help goes to stdout
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -733,7 +733,7 @@ func TestUpscaleHelp(t *testing.T) {
 func TestReporter(t *testing.T) {
 	var b bytes.Buffer
 	now := time.Unix(0, 0)
-	r := &reporter{w: &b, tty: true, width: 60, images: 3, now: func() time.Time { return now }}
+	r := &reporter{w: &b, tty: true, width: func() int { return 60 }, images: 3, now: func() time.Time { return now }}
 	r.begin(1, "some/dir/picture_with_a_long_name.png")
 	for i := 0; i <= 10; i++ {
 		now = now.Add(time.Second)

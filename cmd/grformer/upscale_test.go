@@ -249,9 +249,9 @@ func TestUpscaleFlags(t *testing.T) {
 	if code, _, _ := runCmd(t, "upscale", "-bogus"); code != 2 {
 		t.Errorf("unknown flag: exit %d, want 2", code)
 	}
-	code, _, stderr := runCmd(t, "upscale", "-h")
-	if code != 0 || !strings.Contains(stderr, "Example:") || !strings.Contains(stderr, "-weights") {
-		t.Errorf("-h: exit %d, %q", code, stderr)
+	code, stdout, stderr := runCmd(t, "upscale", "-h")
+	if code != 0 || !strings.Contains(stdout, "Example:") || !strings.Contains(stdout, "-weights") || stderr != "" {
+		t.Errorf("-h: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	if code, _, _ := runCmd(t, "frobnicate"); code != 2 {
 		t.Errorf("unknown command: exit %d, want 2", code)

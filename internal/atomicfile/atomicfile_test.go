@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +66,58 @@ func TestWrite(t *testing.T) {
 	}
 	if got := entries(t, dir); len(got) != 1 {
 		t.Fatalf("left behind: %v", got)
+	}
+}
+
+// TestCheckAndErrorNames: Check finds what would make Write fail before
+// anything is written, and errors name the target, never the temporary
+// file.
+func TestCheckAndErrorNames(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for _, tc := range []struct {
+		path string
+		ok   bool
+	}{
+		{filepath.Join(dir, "new.png"), true},
+		{file, true},
+		{filepath.Join(dir, "missing", "x.png"), false},
+		{filepath.Join(file, "x.png"), false}, // the folder is a file
+		{dir, false},                          // a folder at the path
+		{dir + "/", false},                    // no file name
+	} {
+		err := Check(tc.path)
+		if (err == nil) != tc.ok {
+			t.Errorf("Check(%s) = %v, want ok %v", tc.path, err, tc.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), tmpMark) {
+			t.Errorf("Check(%s): %v names a temporary file", tc.path, err)
+		}
+		werr := Write(tc.path, func(w io.Writer) error { return nil })
+		if (werr == nil) != tc.ok {
+			t.Errorf("Write(%s) = %v, but Check said %v", tc.path, werr, err)
+		}
+		if werr != nil && (strings.Contains(werr.Error(), tmpMark) || !strings.Contains(werr.Error(), filepath.Base(filepath.Clean(tc.path)))) {
+			t.Errorf("Write(%s): %v does not name the target", tc.path, werr)
+		}
+	}
+	if got := entries(t, dir); len(got) != 2 {
+		t.Errorf("left behind: %v", got)
+	}
+	// An error of the writer that names the temporary file is rewritten.
+	out := filepath.Join(dir, "w.bin")
+	err := Write(out, func(w io.Writer) error {
+		w.Write(make([]byte, 2<<20)) // past the buffer: the file is written
+		return errors.New("oops")
+	})
+	if err == nil || strings.Contains(err.Error(), tmpMark) {
+		t.Errorf("writer error %v", err)
+	}
+	BeforeRename = func(tmp string) error { return &os.PathError{Op: "sync", Path: tmp, Err: errors.New("disk gone")} }
+	err = Write(out, func(w io.Writer) error { return nil })
+	BeforeRename = nil
+	if err == nil || strings.Contains(err.Error(), tmpMark) || !strings.Contains(err.Error(), out) {
+		t.Errorf("temp file error %v: want it to name %s", err, out)
 	}
 }
