@@ -1,0 +1,66 @@
+package gemm
+
+import (
+	"testing"
+
+	"github.com/grformer/grformer/internal/kerneltest"
+)
+
+// BF16 benchmarks on the shapes of bench_test.go; compare with the fp32 ones of the same name
+// (BenchmarkLinear60to60_... against BenchmarkBF16Linear60to60_...). GFLOP/s counts 2·M·N·K.
+
+func benchPackedBF16(b *testing.B, m, n, k, lda, ldc int) {
+	a := randSlice((m-1)*lda + k)
+	w := PackNTBF16(n, k, randSlice(n*k), k)
+	bias := randSlice(n)
+	c := make([]float32, (m-1)*ldc+n)
+	benchImpls(b, float64(2*m*n*k), func() { w.Mul(m, a, lda, c, ldc, bias, false) })
+}
+
+// A converted once by the caller (ConvertBF16), the kernel alone.
+func benchPackedBF16A(b *testing.B, m, n, k, ldc int) {
+	kp := k + k&1
+	ah := make([]uint16, m*kp)
+	ConvertBF16(m, k, randSlice(m*k), k, ah, kp)
+	w := PackNTBF16(n, k, randSlice(n*k), k)
+	bias := randSlice(n)
+	c := make([]float32, (m-1)*ldc+n)
+	kerneltest.BenchImpls(b, float64(2*m*n*k)*1e-9, "GFLOP/s", nil, func() { w.MulBF16(m, ah, kp, c, ldc, bias, false) })
+}
+
+func BenchmarkBF16Linear60to60_4096x60x60(b *testing.B)   { benchPackedBF16(b, 4096, 60, 60, 60, 60) }
+func BenchmarkBF16Linear60to120_4096x120x60(b *testing.B) { benchPackedBF16(b, 4096, 120, 60, 60, 120) }
+func BenchmarkBF16Linear120to60_4096x60x120(b *testing.B) { benchPackedBF16(b, 4096, 60, 120, 120, 60) }
+func BenchmarkBF16LinearGrouped30_4096x30x30(b *testing.B) {
+	benchPackedBF16(b, 4096, 30, 30, 60, 60)
+}
+func BenchmarkBF16ConvIm2col_4096x60x540(b *testing.B) { benchPackedBF16(b, 4096, 60, 540, 540, 60) }
+
+func BenchmarkBF16PreconvLinear60to60_4096x60x60(b *testing.B) { benchPackedBF16A(b, 4096, 60, 60, 60) }
+func BenchmarkBF16PreconvConvIm2col_4096x60x540(b *testing.B) {
+	benchPackedBF16A(b, 4096, 60, 540, 60)
+}
+
+// q·k^T per window and head, both operands converted (A) and packed (B) on every call.
+func BenchmarkBF16AttnQK_48x256x256x20(b *testing.B) {
+	q := randSlice(windows * tokens * dim)
+	kk := randSlice(windows * tokens * dim)
+	s := make([]float32, tokens*tokens)
+	benchHeads(b, func(o int) { NTBF16(tokens, tokens, hd, q[o:], dim, kk[o:], dim, s, tokens, false) })
+}
+
+// attn·v per window and head: P converted and V packed on every call; N = 20 fills 20 of 32
+// columns of a panel.
+func BenchmarkBF16AttnV_NN_48x256x20x256(b *testing.B) {
+	p := randSlice(tokens * tokens)
+	v := randSlice(windows * tokens * dim)
+	out := make([]float32, windows*tokens*dim)
+	benchHeads(b, func(o int) { NNBF16(tokens, hd, tokens, p, tokens, v[o:], dim, out[o:], dim, false) })
+}
+
+// Converting A, 4096×60 (part of every Mul on fp32 A).
+func BenchmarkConvertBF16_4096x60(b *testing.B) {
+	src := randSlice(4096 * 60)
+	dst := make([]uint16, 4096*60)
+	kerneltest.BenchImpls(b, 0, "", nil, func() { ConvertBF16(4096, 60, src, 60, dst, 60) })
+}
