@@ -40,6 +40,7 @@ func main() {
 	}
 	genPackT16()
 	genCvtBF16()
+	genPackPairsBF16()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -464,9 +465,10 @@ type evexOp struct {
 }
 
 var (
-	opDPBF16PS     = evexOp{"VDPBF16PS", 2, 0x52}
-	opCVTNEPS2BF16 = evexOp{"VCVTNEPS2BF16", 2, 0x72}
-	opFMADD231PS   = evexOp{"VFMADD231PS", 1, 0xb8} // to check the encoder against the Go assembler
+	opDPBF16PS      = evexOp{"VDPBF16PS", 2, 0x52}
+	opCVTNEPS2BF16  = evexOp{"VCVTNEPS2BF16", 2, 0x72}
+	opCVTNE2PS2BF16 = evexOp{"VCVTNE2PS2BF16", 3, 0x72}
+	opFMADD231PS    = evexOp{"VFMADD231PS", 1, 0xb8} // to check the encoder against the Go assembler
 )
 
 // mem is a memory operand (base)(index*scale) without displacement; index < 0 for none.
@@ -555,13 +557,20 @@ func vdpbf16psBcst(m string, src1, dst int) {
 	emitBytes(fmt.Sprintf("VDPBF16PS.BCST %s, Z%d, Z%d", m, src1, dst), evex(opDPBF16PS, dst, src1, 0, &mm, true))
 }
 
+// vcvtne2ps2bf16 emits VCVTNE2PS2BF16 Z(lo), Z(hi), Z(dst): 32 floats to 32 bf16, the 16 of lo
+// in the low half of dst.
+func vcvtne2ps2bf16(lo, hi, dst int) {
+	emitBytes(fmt.Sprintf("VCVTNE2PS2BF16 Z%d, Z%d, Z%d", lo, hi, dst), evex(opCVTNE2PS2BF16, dst, hi, lo, nil, false))
+}
+
 // vcvtneps2bf16 emits VCVTNEPS2BF16 Z(src), Y(dst): 16 floats to 16 bf16, round to nearest even.
 func vcvtneps2bf16(src, dst int) {
 	emitBytes(fmt.Sprintf("VCVTNEPS2BF16 Z%d, Y%d", src, dst), evex(opCVTNEPS2BF16, dst, -1, src, nil, false))
 }
 
 // genCvtBF16 writes cvtRowsBF16: rows of k floats (stride lds bytes) to rows of bf16 (stride ldd
-// bytes), rounded to nearest even by VCVTNEPS2BF16, 16 at a time; the last k%16 floats are read
+// bytes), rounded to nearest even by VCVTNE2PS2BF16 (32 at a time) and VCVTNEPS2BF16 (16); the
+// last k%16 floats are read
 // under the 16-bit mask loadmask and written under the word mask storemask, which may cover one
 // more word than loadmask (the zero that pads an odd k to a pair).
 func genCvtBF16() {
@@ -579,20 +588,31 @@ func genCvtBF16() {
 	p("\tMOVQ SI, R8")
 	p("\tMOVQ DI, R9")
 	p("\tMOVQ kblocks+40(FP), DX")
+	p("\tCMPQ DX, $4")
+	p("\tJLT two")
+	p("quad:")
+	for i := 0; i < 4; i++ {
+		p("\tVMOVUPS %d(R8), Z%d", 64*i, i)
+	}
+	vcvtne2ps2bf16(0, 1, 4)
+	vcvtne2ps2bf16(2, 3, 5)
+	p("\tVMOVDQU64 Z4, (R9)")
+	p("\tVMOVDQU64 Z5, 64(R9)")
+	p("\tADDQ $256, R8")
+	p("\tADDQ $128, R9")
+	p("\tSUBQ $4, DX")
+	p("\tCMPQ DX, $4")
+	p("\tJGE quad")
+	p("two:")
 	p("\tCMPQ DX, $2")
 	p("\tJLT one")
-	p("pair:")
 	p("\tVMOVUPS (R8), Z0")
 	p("\tVMOVUPS 64(R8), Z1")
-	vcvtneps2bf16(0, 0)
-	vcvtneps2bf16(1, 1)
-	p("\tVMOVDQU Y0, (R9)")
-	p("\tVMOVDQU Y1, 32(R9)")
+	vcvtne2ps2bf16(0, 1, 4)
+	p("\tVMOVDQU64 Z4, (R9)")
 	p("\tADDQ $128, R8")
 	p("\tADDQ $64, R9")
 	p("\tSUBQ $2, DX")
-	p("\tCMPQ DX, $2")
-	p("\tJGE pair")
 	p("one:")
 	p("\tTESTQ DX, DX")
 	p("\tJZ tail")
@@ -613,6 +633,62 @@ func genCvtBF16() {
 	p("\tADDQ lds+24(FP), SI")
 	p("\tDECQ R13")
 	p("\tJNZ row")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// genPackPairsBF16 writes packPairsBF16, the packing of B stored [k×n] into one panel of bf16
+// pairs: for each pair of rows (2t, 2t+1), 32 columns (masked by K1, K2) of both rows are
+// rounded by VCVTNE2PS2BF16 (16 columns of row 2t in the low 16 words, of row 2t+1 in the high
+// 16) and interleaved by VPERMW (idx = 0, 16, 1, 17, ..., 15, 31) into one word per column:
+// row 2t in its low half, row 2t+1 in its high half. With odd, a last
+// pair takes row k-1 with zeros.
+func genPackPairsBF16() {
+	p("")
+	p("// func packPairsBF16(dst *uint32, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)")
+	p("TEXT ·packPairsBF16(SB), NOSPLIT, $0-64")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+8(FP), SI")
+	p("\tMOVQ ldb+16(FP), BX")
+	p("\tMOVQ masklo+40(FP), AX")
+	p("\tKMOVW AX, K1")
+	p("\tMOVQ maskhi+48(FP), AX")
+	p("\tKMOVW AX, K2")
+	p("\tMOVQ idx+56(FP), AX")
+	p("\tVMOVDQU64 (AX), Z31")
+	p("\tMOVQ npairs+24(FP), DX")
+	p("\tTESTQ DX, DX")
+	p("\tJZ last")
+	p("pair:")
+	// Z0/Z1: columns 0-15 of rows 2t, 2t+1; Z2/Z3: columns 16-31.
+	p("\tVMOVUPS.Z (SI), K1, Z0")
+	p("\tVMOVUPS.Z (SI)(BX*1), K1, Z1")
+	p("\tVMOVUPS.Z 64(SI), K2, Z2")
+	p("\tVMOVUPS.Z 64(SI)(BX*1), K2, Z3")
+	vcvtne2ps2bf16(0, 1, 4)
+	vcvtne2ps2bf16(2, 3, 5)
+	p("\tVPERMW Z4, Z31, Z4")
+	p("\tVPERMW Z5, Z31, Z5")
+	p("\tVMOVDQU64 Z4, (DI)")
+	p("\tVMOVDQU64 Z5, 64(DI)")
+	p("\tLEAQ (SI)(BX*2), SI")
+	p("\tADDQ $128, DI")
+	p("\tDECQ DX")
+	p("\tJNZ pair")
+	p("last:")
+	p("\tMOVQ odd+32(FP), AX")
+	p("\tTESTQ AX, AX")
+	p("\tJZ done")
+	p("\tVMOVUPS.Z (SI), K1, Z0")
+	p("\tVPXORD Z1, Z1, Z1")
+	p("\tVMOVUPS.Z 64(SI), K2, Z2")
+	vcvtne2ps2bf16(0, 1, 4)
+	vcvtne2ps2bf16(2, 1, 5)
+	p("\tVPERMW Z4, Z31, Z4")
+	p("\tVPERMW Z5, Z31, Z5")
+	p("\tVMOVDQU64 Z4, (DI)")
+	p("\tVMOVDQU64 Z5, 64(DI)")
+	p("done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }

@@ -66,29 +66,52 @@ type PackedBF16 struct {
 
 // PackNTBF16 packs B stored [n×k] (PyTorch Linear layout [out, in]) with row stride ldb.
 func PackNTBF16(n, k int, b []float32, ldb int) *PackedBF16 {
-	p := newPackedBF16("PackNTBF16", n, k)
-	if k > 0 {
-		checkMat("B", n, k, b, ldb)
-		packNTBF16(p.data, n, k, b, ldb, u16view(alignedFloats(n*pairs(k))))
-	}
+	p := new(PackedBF16)
+	p.PackNT(n, k, b, ldb)
 	return p
 }
 
 // PackNNBF16 packs B stored [k×n] with row stride ldb.
 func PackNNBF16(k, n int, b []float32, ldb int) *PackedBF16 {
-	p := newPackedBF16("PackNNBF16", n, k)
+	p := new(PackedBF16)
+	p.PackNN(k, n, b, ldb)
+	return p
+}
+
+// PackNT packs B stored [n×k] (row stride ldb) into p, replacing what p held and reusing its
+// storage when it is large enough (no allocation then, the conversion buffer is pooled): for
+// operands packed on every call, such as one head's k in q·k^T. The zero PackedBF16 is ready
+// for PackNT and PackNN. p must not be in use by a concurrent Mul.
+func (p *PackedBF16) PackNT(n, k int, b []float32, ldb int) {
+	p.reset("PackNT", n, k)
+	if k > 0 {
+		checkMat("B", n, k, b, ldb)
+		tlen := n * pairs(k)
+		tbuf := getBuf(tlen)
+		packNTBF16(p.data, n, k, b, ldb, u16view((*tbuf)[:tlen]))
+		putBuf(tbuf)
+	}
+}
+
+// PackNN packs B stored [k×n] (row stride ldb) into p, as PackNT does: for one head's v in
+// attn·v.
+func (p *PackedBF16) PackNN(k, n int, b []float32, ldb int) {
+	p.reset("PackNN", n, k)
 	if k > 0 {
 		checkMat("B", k, n, b, ldb)
 		packNNBF16(p.data, n, k, b, ldb)
 	}
-	return p
 }
 
-func newPackedBF16(fn string, n, k int) *PackedBF16 {
+func (p *PackedBF16) reset(fn string, n, k int) {
 	if n <= 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: %s bad shape n=%d k=%d", fn, n, k))
 	}
-	return &PackedBF16{n: n, k: k, data: u32view(alignedFloats(packedLen(n, pairs(k))))}
+	l := packedLen(n, pairs(k))
+	if cap(p.data) < l {
+		p.data = u32view(alignedFloats(l))
+	}
+	p.n, p.k, p.data = n, k, p.data[:l]
 }
 
 // N is the number of output columns.
@@ -191,18 +214,14 @@ func GemmBF16(transB bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 		return
 	}
 	checkMat("A", m, k, a, lda)
+	var p PackedBF16
 	plen := packedLen(n, pairs(k))
 	buf := getBuf(plen)
-	p := PackedBF16{n: n, k: k, data: u32view((*buf)[:plen])}
+	p.data = u32view((*buf)[:plen])
 	if transB {
-		checkMat("B", n, k, b, ldb)
-		tlen := n * pairs(k)
-		tbuf := getBuf(tlen)
-		packNTBF16(p.data, n, k, b, ldb, u16view((*tbuf)[:tlen]))
-		putBuf(tbuf)
+		p.PackNT(n, k, b, ldb)
 	} else {
-		checkMat("B", k, n, b, ldb)
-		packNNBF16(p.data, n, k, b, ldb)
+		p.PackNN(k, n, b, ldb)
 	}
 	p.mul(m, a, nil, lda, c, ldc, bias, accumulate)
 	putBuf(buf)
@@ -235,6 +254,9 @@ func packNTBF16(dst []uint32, n, k int, b []float32, ldb int, tmp []uint16) {
 
 // packNNBF16 packs B stored [k×n] into pair panels: word (t, j) joins rows 2t and 2t+1.
 func packNNBF16(dst []uint32, n, k int, b []float32, ldb int) {
+	if packNNFast(dst, n, k, b, ldb) {
+		return
+	}
 	kh := pairs(k)
 	for p0 := 0; p0 < n; p0 += panelW {
 		d := dst[p0*kh : (p0+panelW)*kh]

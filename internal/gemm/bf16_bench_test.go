@@ -64,3 +64,56 @@ func BenchmarkConvertBF16_4096x60(b *testing.B) {
 	dst := make([]uint16, 4096*60)
 	kerneltest.BenchImpls(b, 0, "", nil, func() { ConvertBF16(4096, 60, src, 60, dst, 60) })
 }
+
+// Converting one block of A as Mul does (264 rows of 60, in L2).
+func BenchmarkConvertBF16_264x60(b *testing.B) {
+	src := randSlice(264 * 60)
+	dst := make([]uint16, 264*60)
+	kerneltest.BenchImpls(b, 264*60*1e-9, "Gelem/s", nil, func() { ConvertBF16(264, 60, src, 60, dst, 60) })
+}
+
+// q·k^T as a caller does best: each window's q converted once for its three heads (part of the
+// time), each head's k packed into one reused PackedBF16.
+func BenchmarkBF16AttnQKPreconv_48x256x256x20(b *testing.B) {
+	q := randSlice(windows * tokens * dim)
+	kk := randSlice(windows * tokens * dim)
+	qh := make([]uint16, tokens*dim)
+	s := make([]float32, tokens*tokens)
+	var p PackedBF16
+	benchImpls(b, 2*windows*heads*tokens*tokens*hd, func() {
+		for w := 0; w < windows; w++ {
+			ConvertBF16(tokens, dim, q[w*tokens*dim:], dim, qh, dim)
+			for h := 0; h < heads; h++ {
+				p.PackNT(tokens, hd, kk[w*tokens*dim+h*hd:], dim)
+				p.MulBF16(tokens, qh[h*hd:], dim, s, tokens, nil, false)
+			}
+		}
+	})
+}
+
+// attn·v with P already in bf16 (a softmax that writes bf16), each head's v packed into one
+// reused PackedBF16; N = 20 of a 32-column panel.
+func BenchmarkBF16AttnVPreconv_48x256x20x256(b *testing.B) {
+	ph := make([]uint16, tokens*tokens)
+	ConvertBF16(tokens, tokens, randSlice(tokens*tokens), tokens, ph, tokens)
+	v := randSlice(windows * tokens * dim)
+	out := make([]float32, windows*tokens*dim)
+	var p PackedBF16
+	benchHeads(b, func(o int) {
+		p.PackNN(tokens, hd, v[o:], dim)
+		p.MulBF16(tokens, ph, tokens, out[o:], dim, nil, false)
+	})
+}
+
+// Packing one head's v (256×20, stride 60) and k, as the attention products do per head.
+func BenchmarkBF16PackNN_256x20(b *testing.B) {
+	src := randSlice(tokens * dim)
+	var p PackedBF16
+	kerneltest.BenchImpls(b, 0, "", nil, func() { p.PackNN(tokens, hd, src, dim) })
+}
+
+func BenchmarkBF16PackNT_256x20(b *testing.B) {
+	src := randSlice(tokens * dim)
+	var p PackedBF16
+	kerneltest.BenchImpls(b, 0, "", nil, func() { p.PackNT(tokens, hd, src, dim) })
+}

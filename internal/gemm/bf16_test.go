@@ -324,3 +324,86 @@ func TestBF16NoAllocs(t *testing.T) {
 func TestBF16Switch(t *testing.T) {
 	t.Logf("AVX512_BF16: %v; bf16 products on the BF16 instructions at %s: %v", cpu.HasAVX512BF16, cpu.Impl(), cpu.HasBF16())
 }
+
+// One PackedBF16 repacked with other shapes and layouts (as attention does for every head)
+// gives the products of a fresh one, and repacking into enough storage does not allocate.
+func TestBF16Repack(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(33, 34))
+		var p PackedBF16
+		for _, sh := range [][4]int{{40, 256, 20, 1}, {40, 20, 256, 0}, {13, 7, 3, 1}, {50, 100, 61, 0}, {9, 33, 1, 1}} {
+			m, n, k, nt := sh[0], sh[1], sh[2], sh[3] == 1
+			a, b := make([]float32, m*k), make([]float32, n*k)
+			fill(rng, a)
+			fill(rng, b)
+			got, want := make([]float32, m*n), make([]float32, m*n)
+			ldb := n
+			if nt {
+				ldb = k
+				p.PackNT(n, k, b, ldb)
+			} else {
+				p.PackNN(k, n, b, ldb)
+			}
+			if p.N() != n || p.K() != k {
+				t.Fatalf("repacked to %d×%d, want %d×%d", p.N(), p.K(), n, k)
+			}
+			p.Mul(m, a, k, got, n, nil, false)
+			GemmBF16Ref(nt, m, n, k, a, k, b, ldb, want, n, nil, false)
+			kerneltest.Close(t, fmt.Sprint(sh), got, want, nil, 1e-6*float64(k+3)*4)
+		}
+		b := make([]float32, 256*20)
+		p.PackNT(256, 20, b, 20)
+		if allocs := testing.AllocsPerRun(10, func() { p.PackNT(256, 20, b, 20); p.PackNN(256, 20, b, 20) }); allocs > 0.5 {
+			t.Errorf("repacking: %v allocations per run", allocs)
+		}
+	})
+}
+
+// The pair panels of PackNT and PackNN hold exactly ToBF16 of B's values (VCVTNE2PS2BF16 and
+// the Go loop alike), zeros past an odd k and past n.
+func TestPackBF16Layout(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		kerneltest.ForEachPlacement(t, func(t *testing.T) {
+			defer kerneltest.Release()
+			rng := rand.New(rand.NewPCG(35, 36))
+			for _, n := range []int{1, 15, 16, 17, 20, 32, 33, 60, 100} {
+				for _, k := range []int{1, 2, 3, 19, 20, 33, 60} {
+					for _, nt := range []bool{false, true} {
+						ldb := n + 3
+						b := kerneltest.Floats(size(k, n, ldb))
+						at := func(kk, j int) float32 { return b[kk*ldb+j] }
+						if nt {
+							ldb = k + 3
+							b = kerneltest.Floats(size(n, k, ldb))
+							at = func(kk, j int) float32 { return b[j*ldb+kk] }
+						}
+						for i := range b {
+							b[i] = math.Float32frombits(rng.Uint32())
+						}
+						var p PackedBF16
+						if nt {
+							p.PackNT(n, k, b, ldb)
+						} else {
+							p.PackNN(k, n, b, ldb)
+						}
+						kh := pairs(k)
+						for j := 0; j < (n+31)/32*32; j++ {
+							for tt := 0; tt < kh; tt++ {
+								var want uint32
+								if j < n {
+									want = uint32(ToBF16(at(2*tt, j)))
+									if 2*tt+1 < k {
+										want |= uint32(ToBF16(at(2*tt+1, j))) << 16
+									}
+								}
+								if got := p.data[j/32*32*kh+tt*32+j%32]; got != want {
+									t.Fatalf("nt=%v n=%d k=%d: pair %d column %d = %#08x, want %#08x", nt, n, k, tt, j, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	})
+}

@@ -71,15 +71,49 @@ func convertRowsFast(m, k int, src []float32, lds int, dst []uint16, ldd int) bo
 	if !cpu.HasBF16() {
 		return false
 	}
+	step := max(1, (1<<20)/k)
+	for i := 0; i < m; i += step {
+		r := min(step, m-i)
+		if lds == k && ldd == k && k%2 == 0 {
+			cvtRun(&dst[i*ldd], 0, &src[i*lds], 0, 1, r*k) // contiguous rows: one run
+		} else {
+			cvtRun(&dst[i*ldd], uintptr(ldd*2), &src[i*lds], uintptr(lds*4), r, k)
+		}
+	}
+	return true
+}
+
+// cvtRun converts rows of k floats with cvtRowsBF16, padding an odd k with a zero.
+func cvtRun(dst *uint16, ldd uintptr, src *float32, lds uintptr, rows, k int) {
 	kt := k % 16
 	store := 0
 	if kt != 0 {
 		store = 1<<(kt+kt&1) - 1
 	}
-	step := max(1, (1<<20)/k)
-	for i := 0; i < m; i += step {
-		r := min(step, m-i)
-		cvtRowsBF16(&dst[i*ldd], uintptr(ldd*2), &src[i*lds], uintptr(lds*4), r, k/16, 1<<kt-1, store)
+	cvtRowsBF16(dst, ldd, src, lds, rows, k/16, 1<<kt-1, store)
+}
+
+// packPairsBF16 packs npairs pairs of rows of B (stride ldb bytes), 32 columns under the masks,
+// into one panel of bf16 pairs, then with odd a last row paired with zeros (kernels_amd64.s).
+func packPairsBF16(dst *uint32, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)
+
+// pairIdx interleaves the two halves of a vector of 32 words (VPERMW).
+var pairIdx = func() (x [32]uint16) {
+	for i := range 16 {
+		x[2*i], x[2*i+1] = uint16(i), uint16(16+i)
+	}
+	return
+}()
+
+// packNNFast is packNNBF16 on the BF16 instructions; it reports false where they are not in use.
+func packNNFast(dst []uint32, n, k int, b []float32, ldb int) bool {
+	if !cpu.HasBF16() {
+		return false
+	}
+	kh := pairs(k)
+	for p0 := 0; p0 < n; p0 += panelW {
+		lo, hi := panelMasks(min(panelW, n-p0))
+		packPairsBF16(&dst[p0*kh], &b[p0], uintptr(ldb*4), k/2, k&1, lo, hi, &pairIdx[0])
 	}
 	return true
 }
@@ -142,6 +176,14 @@ func run512(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int
 	})
 }
 
+// panelMasks returns the opmasks of the two 16-column vectors of a panel of w <= 32 columns.
+func panelMasks(w int) (lo, hi int) {
+	if w > 16 {
+		return 0xffff, 1<<(w-16) - 1
+	}
+	return 1<<w - 1, 0
+}
+
 // drive512 splits an m×n product with k steps among the kernels of 12×32 tiles: the panels in
 // groups whose B stays in L2 (panelsPerGroup), the blocks of 12 rows in calls of bounded work
 // (rowsPerCall), then one call for the m%12 last rows. call(i, mr, mblocks, p0, np, lo, hi) runs
@@ -149,13 +191,7 @@ func run512(m, n, k int, a []float32, rsa, csa int, b bsrc, c []float32, ldc int
 // lo, hi of the last panel's two vectors (all ones unless it is the matrix's last panel).
 func drive512(m, n, k int, call func(i, mr, mblocks, p0, np, lo, hi int)) {
 	npanel := (n + panelW - 1) / panelW
-	w := n - panelW*(npanel-1)
-	lo, hi := 0xffff, 0
-	if w > 16 {
-		hi = 1<<(w-16) - 1
-	} else {
-		lo = 1<<w - 1
-	}
+	lo, hi := panelMasks(n - panelW*(npanel-1))
 	const mr = 12
 	full := m - m%mr
 	gp := panelsPerGroup(k)

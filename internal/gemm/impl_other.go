@@ -20,3 +20,5 @@ func runBF16(m, n, kh int, a []uint16, lda int, b []uint32, c []float32, ldc int
 }
 
 func convertRowsFast(m, k int, src []float32, lds int, dst []uint16, ldd int) bool { return false }
+
+func packNNFast(dst []uint32, n, k int, b []float32, ldb int) bool { return false }
