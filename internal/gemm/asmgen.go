@@ -637,26 +637,27 @@ func genCvtBF16() {
 	p("\tRET")
 }
 
-// genPackPairsBF16 writes packPairsBF16, the packing of B stored [k×n] into one panel of bf16
-// pairs: for each pair of rows (2t, 2t+1), 32 columns (masked by K1, K2) of both rows are
+// genPackPairsBF16 writes packPairsBF16, the packing of 32 columns of B stored [k×n] into bf16
+// pairs (32 words per pair of rows, dstride bytes apart): for each pair of rows (2t, 2t+1), 32 columns (masked by K1, K2) of both rows are
 // rounded by VCVTNE2PS2BF16 (16 columns of row 2t in the low 16 words, of row 2t+1 in the high
 // 16) and interleaved by VPERMW (idx = 0, 16, 1, 17, ..., 15, 31) into one word per column:
 // row 2t in its low half, row 2t+1 in its high half. With odd, a last
 // pair takes row k-1 with zeros.
 func genPackPairsBF16() {
 	p("")
-	p("// func packPairsBF16(dst *uint32, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)")
-	p("TEXT ·packPairsBF16(SB), NOSPLIT, $0-64")
+	p("// func packPairsBF16(dst *uint32, dstride uintptr, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)")
+	p("TEXT ·packPairsBF16(SB), NOSPLIT, $0-72")
 	p("\tMOVQ dst+0(FP), DI")
-	p("\tMOVQ src+8(FP), SI")
-	p("\tMOVQ ldb+16(FP), BX")
-	p("\tMOVQ masklo+40(FP), AX")
+	p("\tMOVQ dstride+8(FP), CX")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ ldb+24(FP), BX")
+	p("\tMOVQ masklo+48(FP), AX")
 	p("\tKMOVW AX, K1")
-	p("\tMOVQ maskhi+48(FP), AX")
+	p("\tMOVQ maskhi+56(FP), AX")
 	p("\tKMOVW AX, K2")
-	p("\tMOVQ idx+56(FP), AX")
+	p("\tMOVQ idx+64(FP), AX")
 	p("\tVMOVDQU64 (AX), Z31")
-	p("\tMOVQ npairs+24(FP), DX")
+	p("\tMOVQ npairs+32(FP), DX")
 	p("\tTESTQ DX, DX")
 	p("\tJZ last")
 	p("pair:")
@@ -672,11 +673,11 @@ func genPackPairsBF16() {
 	p("\tVMOVDQU64 Z4, (DI)")
 	p("\tVMOVDQU64 Z5, 64(DI)")
 	p("\tLEAQ (SI)(BX*2), SI")
-	p("\tADDQ $128, DI")
+	p("\tADDQ CX, DI")
 	p("\tDECQ DX")
 	p("\tJNZ pair")
 	p("last:")
-	p("\tMOVQ odd+32(FP), AX")
+	p("\tMOVQ odd+40(FP), AX")
 	p("\tTESTQ AX, AX")
 	p("\tJZ done")
 	p("\tVMOVUPS.Z (SI), K1, Z0")

@@ -133,7 +133,7 @@ func (p *PackedBF16) Mul(m int, a []float32, lda int, c []float32, ldc int, bias
 		return
 	}
 	checkMat("A", m, p.k, a, lda)
-	p.mul(m, a, nil, lda, c, ldc, bias, accumulate)
+	p.mul(m, aop{f: a, ld: lda}, c, ldc, bias, accumulate)
 }
 
 // MulBF16 is Mul with A already in bf16 (ConvertBF16): row i at a[i*lda:], k values and, for an
@@ -150,24 +150,33 @@ func (p *PackedBF16) MulBF16(m int, a []uint16, lda int, c []float32, ldc int, b
 		return
 	}
 	checkMat("A", m, p.k+p.k&1, a, lda)
-	p.mul(m, nil, a, lda, c, ldc, bias, accumulate)
+	p.mul(m, aop{h: a, rs: lda, cs: 2}, c, ldc, bias, accumulate)
 }
 
-// mul runs C = A·B for an A given in fp32 (af) or in bf16 (ah).
-func (p *PackedBF16) mul(m int, af []float32, ah []uint16, lda int, c []float32, ldc int, bias []float32, acc bool) {
+// aop is the A operand of a bf16 product: fp32 rows (f, row stride ld), rounded block by block,
+// or bf16 values (h) with element (i, kk) at h[i*rs + (kk/2)*cs + kk%2]: rs = lda, cs = 2 for
+// rows of bf16, rs = 2, cs = 2*ldp for the pair matrix of an A^T (packPairs).
+type aop struct {
+	f          []float32
+	h          []uint16
+	ld, rs, cs int
+}
+
+// mul runs C = A·B.
+func (p *PackedBF16) mul(m int, a aop, c []float32, ldc int, bias []float32, acc bool) {
 	n, k, kh := p.n, p.k, pairs(p.k)
 	rows := blockRows(k)
 	if cpu.HasBF16() {
-		if ah != nil {
-			runBF16(m, n, kh, ah, lda, p.data, c, ldc, bias, acc)
+		if a.h != nil {
+			runBF16(m, n, kh, a.h, a.rs, a.cs, p.data, c, ldc, bias, acc)
 			return
 		}
 		buf := getBuf(rows * kh)
 		at := u16view((*buf)[:rows*kh])
 		for i := 0; i < m; i += rows {
 			r := min(rows, m-i)
-			convertRows(r, k, af[i*lda:], lda, at, 2*kh)
-			runBF16(r, n, kh, at, 2*kh, p.data, c[i*ldc:], ldc, bias, acc)
+			convertRows(r, k, a.f[i*a.ld:], a.ld, at, 2*kh)
+			runBF16(r, n, kh, at, 2*kh, 2, p.data, c[i*ldc:], ldc, bias, acc)
 		}
 		putBuf(buf)
 		return
@@ -183,12 +192,13 @@ func (p *PackedBF16) mul(m int, af []float32, ah []uint16, lda int, c []float32,
 		r := min(rows, m-i)
 		for ii := 0; ii < r; ii++ {
 			d := at[ii*k : ii*k+k]
-			if ah != nil {
-				for j, h := range ah[(i+ii)*lda : (i+ii)*lda+k] {
-					d[j] = FromBF16(h)
+			if a.h != nil {
+				h := a.h[(i+ii)*a.rs:]
+				for j := range d {
+					d[j] = FromBF16(h[j/2*a.cs+j%2])
 				}
 			} else {
-				for j, v := range af[(i+ii)*lda : (i+ii)*lda+k] {
+				for j, v := range a.f[(i+ii)*a.ld : (i+ii)*a.ld+k] {
 					d[j] = FromBF16(ToBF16(v))
 				}
 			}
@@ -199,12 +209,13 @@ func (p *PackedBF16) mul(m int, af []float32, ah []uint16, lda int, c []float32,
 	putBuf(bbuf)
 }
 
-// GemmBF16 computes C[m×n] = bf16(A)·bf16(op(B)) (+ C if accumulate) (+ bias[j] if bias is not
-// nil) with fp32 products and sums, for two activations: A stored [m×k] (stride lda), op(B) =
-// B^T with B stored [n×k] (transB) or B stored [k×n] (stride ldb). B is rounded and packed on
-// every call into a pooled buffer (and, with transB, converted through a second one), A as in
-// PackedBF16.Mul. It does not allocate once the pool is warm.
-func GemmBF16(transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, accumulate bool) {
+// GemmBF16 computes C[m×n] = bf16(op(A))·bf16(op(B)) (+ C if accumulate) (+ bias[j] if bias is
+// not nil) with fp32 products and sums, for two activations (or gradients): op(A) = A stored
+// [m×k], or with transA A^T with A stored [k×m] (stride lda); op(B) = B stored [k×n], or with
+// transB B^T with B stored [n×k] (stride ldb). B is rounded and packed on every call into a
+// pooled buffer, A^T into a pooled pair matrix, A as in PackedBF16.Mul. It does not allocate
+// once the pool is warm. transA serves weight gradients (dW = dY^T·X, k = tokens).
+func GemmBF16(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, accumulate bool) {
 	if m <= 0 || n <= 0 {
 		return
 	}
@@ -213,7 +224,11 @@ func GemmBF16(transB bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 		kZero(m, n, c, ldc, bias, accumulate)
 		return
 	}
-	checkMat("A", m, k, a, lda)
+	if transA {
+		checkMat("A", k, m, a, lda)
+	} else {
+		checkMat("A", m, k, a, lda)
+	}
 	var p PackedBF16
 	plen := packedLen(n, pairs(k))
 	buf := getBuf(plen)
@@ -223,18 +238,28 @@ func GemmBF16(transB bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 	} else {
 		p.PackNN(k, n, b, ldb)
 	}
-	p.mul(m, a, nil, lda, c, ldc, bias, accumulate)
+	if transA {
+		ldp := (m + panelW - 1) / panelW * panelW
+		alen := pairs(k) * ldp
+		abuf := getBuf(alen)
+		ap := (*abuf)[:alen]
+		packPairs(u32view(ap), panelW, ldp, m, k, a, lda)
+		p.mul(m, aop{h: u16view(ap), rs: 2, cs: 2 * ldp}, c, ldc, bias, accumulate)
+		putBuf(abuf)
+	} else {
+		p.mul(m, aop{f: a, ld: lda}, c, ldc, bias, accumulate)
+	}
 	putBuf(buf)
 }
 
-// NTBF16 is GemmBF16(true, ...) without bias: C (+)= A·B^T, B stored [n×k] (q·k^T).
+// NTBF16 is GemmBF16(false, true, ...) without bias: C (+)= A·B^T, B stored [n×k] (q·k^T).
 func NTBF16(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
-	GemmBF16(true, m, n, k, a, lda, b, ldb, c, ldc, nil, accumulate)
+	GemmBF16(false, true, m, n, k, a, lda, b, ldb, c, ldc, nil, accumulate)
 }
 
-// NNBF16 is GemmBF16(false, ...) without bias: C (+)= A·B, B stored [k×n] (attn·v).
+// NNBF16 is GemmBF16(false, false, ...) without bias: C (+)= A·B, B stored [k×n] (attn·v).
 func NNBF16(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
-	GemmBF16(false, m, n, k, a, lda, b, ldb, c, ldc, nil, accumulate)
+	GemmBF16(false, false, m, n, k, a, lda, b, ldb, c, ldc, nil, accumulate)
 }
 
 func pairs(k int) int { return (k + 1) / 2 }
@@ -252,17 +277,25 @@ func packNTBF16(dst []uint32, n, k int, b []float32, ldb int, tmp []uint16) {
 	packNT(f32view(dst), n, kh, wordView(tmp), kh)
 }
 
-// packNNBF16 packs B stored [k×n] into pair panels: word (t, j) joins rows 2t and 2t+1.
+// packNNBF16 packs B stored [k×n] into pair panels.
 func packNNBF16(dst []uint32, n, k int, b []float32, ldb int) {
-	if packNNFast(dst, n, k, b, ldb) {
+	packPairs(dst, panelW*pairs(k), panelW, n, k, b, ldb)
+}
+
+// packPairs writes B stored [k×n] (stride ldb) as pairs of rows: word (t, j) =
+// bf16(B[2t][j]) | bf16(B[2t+1][j])<<16 (zero past an odd k) at dst[(j/32)*ss + t*ds + j%32], in
+// strips of 32 columns zero-padded past n. Pair panels have ss = 32*kh, ds = 32; the pair
+// matrix of an A^T (row i of op(A) = column i) has ss = 32, ds = its row stride.
+func packPairs(dst []uint32, ss, ds, n, k int, b []float32, ldb int) {
+	if packPairsFast(dst, ss, ds, n, k, b, ldb) {
 		return
 	}
 	kh := pairs(k)
 	for p0 := 0; p0 < n; p0 += panelW {
-		d := dst[p0*kh : (p0+panelW)*kh]
+		d := dst[p0/panelW*ss:]
 		w := min(panelW, n-p0)
 		for t := 0; t < kh; t++ {
-			row := d[t*panelW : t*panelW+panelW]
+			row := d[t*ds : t*ds+panelW]
 			r0 := b[2*t*ldb+p0 : 2*t*ldb+p0+w]
 			if 2*t+1 < k {
 				r1 := b[(2*t+1)*ldb+p0 : (2*t+1)*ldb+p0+w]

@@ -117,3 +117,32 @@ func BenchmarkBF16PackNT_256x20(b *testing.B) {
 	var p PackedBF16
 	kerneltest.BenchImpls(b, 0, "", nil, func() { p.PackNT(tokens, hd, src, dim) })
 }
+
+// attn·v transposed, (P·V)^T = V^T·P^T, both packed per call: P^T (256×256) costs as much to
+// pack as the product.
+func BenchmarkBF16AttnV_TN_48x20x256x256(b *testing.B) {
+	pt := randSlice(tokens * tokens)
+	v := randSlice(windows * tokens * dim)
+	outT := make([]float32, hd*tokens)
+	benchHeads(b, func(o int) {
+		GemmBF16(true, false, hd, tokens, tokens, v[o:], dim, pt, tokens, outT, tokens, nil, false)
+	})
+}
+
+// Weight gradient of a Linear 60->60 over 4096 tokens, dW = dY^T·X (k = tokens), fp32 and bf16.
+func BenchmarkWeightGrad_60x60x4096(b *testing.B) {
+	dy, x, dw := randSlice(4096*60), randSlice(4096*60), make([]float32, 60*60)
+	benchImpls(b, 2*60*60*4096, func() { Gemm(true, false, 60, 60, 4096, dy, 60, x, 60, dw, 60, nil, false) })
+}
+
+func BenchmarkBF16WeightGrad_60x60x4096(b *testing.B) {
+	dy, x, dw := randSlice(4096*60), randSlice(4096*60), make([]float32, 60*60)
+	benchImpls(b, 2*60*60*4096, func() { GemmBF16(true, false, 60, 60, 4096, dy, 60, x, 60, dw, 60, nil, false) })
+}
+
+// Input gradient of a Linear 60->120, dX = dY·W with W [120×60] packed once (PackNNBF16).
+func BenchmarkBF16InputGrad_4096x60x120(b *testing.B) {
+	dy, dx := randSlice(4096*120), make([]float32, 4096*60)
+	w := PackNNBF16(120, 60, randSlice(120*60), 60)
+	benchImpls(b, 2*4096*60*120, func() { w.Mul(4096, dy, 120, dx, 60, nil, false) })
+}

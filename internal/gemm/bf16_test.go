@@ -92,14 +92,15 @@ func TestConvertBF16(t *testing.T) {
 type bcase struct {
 	m, n, k       int
 	lda, ldb, ldc int
+	transA        bool // with how == 0 only
 	transB        bool
 	bias, acc     bool
 	how           int // 0: GemmBF16, 1: packed Mul, 2: packed MulBF16 on ConvertBF16's A
 }
 
 func (tc bcase) String() string {
-	return fmt.Sprintf("m=%d n=%d k=%d lda=%d ldb=%d ldc=%d transB=%v bias=%v acc=%v how=%d",
-		tc.m, tc.n, tc.k, tc.lda, tc.ldb, tc.ldc, tc.transB, tc.bias, tc.acc, tc.how)
+	return fmt.Sprintf("m=%d n=%d k=%d lda=%d ldb=%d ldc=%d transA=%v transB=%v bias=%v acc=%v how=%d",
+		tc.m, tc.n, tc.k, tc.lda, tc.ldb, tc.ldc, tc.transA, tc.transB, tc.bias, tc.acc, tc.how)
 }
 
 func size(r, c, ld int) int {
@@ -118,7 +119,11 @@ func (tc bcase) run(t *testing.T, rng *rand.Rand) float64 {
 	if tc.transB {
 		br, bc = tc.n, tc.k
 	}
-	a := kerneltest.Floats(size(tc.m, tc.k, tc.lda))
+	ar, ac := tc.m, tc.k
+	if tc.transA {
+		ar, ac = tc.k, tc.m
+	}
+	a := kerneltest.Floats(size(ar, ac, tc.lda))
 	b := kerneltest.Floats(size(br, bc, tc.ldb))
 	fill(rng, a)
 	fill(rng, b)
@@ -135,9 +140,9 @@ func (tc bcase) run(t *testing.T, rng *rand.Rand) float64 {
 		fill(rng, bias)
 	}
 	want := append([]float32(nil), c...)
-	GemmBF16Ref(tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, want, tc.ldc, bias, tc.acc)
+	GemmBF16Ref(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, want, tc.ldc, bias, tc.acc)
 	scale := make([]float32, len(c))
-	GemmRef(false, tc.transB, tc.m, tc.n, tc.k, kerneltest.Abs(a), tc.lda, kerneltest.Abs(b), tc.ldb, scale, tc.ldc, kerneltest.Abs(bias), false)
+	GemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, kerneltest.Abs(a), tc.lda, kerneltest.Abs(b), tc.ldb, scale, tc.ldc, kerneltest.Abs(bias), false)
 	for i := range scale {
 		scale[i] += 1 // the terms of C and bias, |.| <= 1
 	}
@@ -151,7 +156,7 @@ func (tc bcase) run(t *testing.T, rng *rand.Rand) float64 {
 	}
 	switch tc.how {
 	case 0:
-		GemmBF16(tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, c, tc.ldc, bias, tc.acc)
+		GemmBF16(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, c, tc.ldc, bias, tc.acc)
 	case 1:
 		p.Mul(tc.m, a, tc.lda, c, tc.ldc, bias, tc.acc)
 	case 2:
@@ -173,6 +178,9 @@ func (tc *bcase) setStrides(rng *rand.Rand) {
 		return 1 + rng.IntN(40)
 	}
 	tc.lda = tc.k + pad()
+	if tc.transA {
+		tc.lda = tc.m + pad()
+	}
 	if tc.transB {
 		tc.ldb = tc.k + pad()
 	} else {
@@ -189,6 +197,7 @@ func TestBF16SmallShapes(t *testing.T) {
 			for _, n := range small {
 				for _, k := range small {
 					tc := bcase{m: m, n: n, k: k, transB: v&1 != 0, acc: v&2 != 0, bias: v&4 != 0, how: v % 3}
+					tc.transA = tc.how == 0 && v&8 != 0
 					v = (v*7 + 5) % 1000003
 					tc.setStrides(rng)
 					tc.run(t, rng)
@@ -204,8 +213,8 @@ func TestBF16Edges(t *testing.T) {
 			rng := rand.New(rand.NewPCG(25, 26))
 			for _, sh := range [][3]int{{13, 33, 11}, {25, 17, 3}, {12, 16, 5}, {7, 48, 2}, {1, 1, 1},
 				{36, 64, 1}, {30, 15, 21}, {40, 100, 7}, {14, 60, 541}} {
-				for v := 0; v < 24; v++ {
-					tc := bcase{m: sh[0], n: sh[1], k: sh[2], transB: v&1 != 0, acc: v&2 != 0, bias: v&4 != 0, how: v / 8}
+				for v := 0; v < 32; v++ {
+					tc := bcase{m: sh[0], n: sh[1], k: sh[2], transB: v&1 != 0, acc: v&2 != 0, bias: v&4 != 0, how: v / 8 % 3, transA: v >= 24}
 					tc.setStrides(rng)
 					tc.run(t, rng)
 				}
@@ -220,8 +229,8 @@ func TestBF16OnePanelGroups(t *testing.T) {
 	groupBudget = 1
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(27, 28))
-		for v := 0; v < 6; v++ {
-			tc := bcase{m: 29, n: 100, k: 37, transB: v&1 != 0, bias: true, acc: v&1 == 0, how: v % 3}
+		for v := 0; v < 9; v++ {
+			tc := bcase{m: 29, n: 100, k: 37, transB: v&1 != 0, bias: true, acc: v&1 == 0, how: v % 3, transA: v%3 == 0 && v >= 3}
 			tc.setStrides(rng)
 			tc.run(t, rng)
 		}
@@ -238,6 +247,9 @@ var bf16ModelShapes = []bcase{
 	{m: 500, n: 30, k: 30, lda: 60, ldb: 30, ldc: 60, transB: true, bias: true, how: 2},
 	{m: 256, n: 256, k: 20, lda: 60, ldb: 60, ldc: 256, transB: true},
 	{m: 256, n: 20, k: 256, lda: 256, ldb: 60, ldc: 60},
+	{m: 20, n: 256, k: 256, lda: 60, ldb: 256, ldc: 256, transA: true},         // (attn·v)^T = V^T·P^T
+	{m: 60, n: 60, k: 700, lda: 60, ldb: 60, ldc: 60, transA: true, acc: true}, // dW = dY^T·X
+	{m: 60, n: 540, k: 301, lda: 60, ldb: 540, ldc: 540, transA: true},         // conv dW
 }
 
 func TestBF16ModelShapes(t *testing.T) {
@@ -279,7 +291,7 @@ func TestBF16AccuracyVsFP32(t *testing.T) {
 
 func TestBF16KZeroAndPanics(t *testing.T) {
 	c := []float32{1, 2, 3, 4, 5, 6}
-	GemmBF16(true, 2, 2, 0, nil, 1, nil, 1, c, 3, []float32{10, 20}, true)
+	GemmBF16(false, true, 2, 2, 0, nil, 1, nil, 1, c, 3, []float32{10, 20}, true)
 	PackNTBF16(2, 0, nil, 1).Mul(2, nil, 1, c, 3, nil, true)
 	if want := []float32{11, 22, 3, 14, 25, 6}; fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Fatalf("k=0: got %v want %v", c, want)
@@ -290,10 +302,13 @@ func TestBF16KZeroAndPanics(t *testing.T) {
 		"short bf16 A":    func() { p.MulBF16(3, make([]uint16, 11), 4, make([]float32, 9), 3, nil, false) },
 		"bf16 A stride 3": func() { p.MulBF16(3, make([]uint16, 12), 3, make([]float32, 9), 3, nil, false) },
 		"short B": func() {
-			GemmBF16(true, 3, 3, 3, make([]float32, 9), 3, make([]float32, 8), 3, make([]float32, 9), 3, nil, false)
+			GemmBF16(false, true, 3, 3, 3, make([]float32, 9), 3, make([]float32, 8), 3, make([]float32, 9), 3, nil, false)
 		},
 		"short C": func() {
-			GemmBF16(false, 3, 3, 3, make([]float32, 9), 3, make([]float32, 9), 3, make([]float32, 8), 3, nil, false)
+			GemmBF16(false, false, 3, 3, 3, make([]float32, 9), 3, make([]float32, 9), 3, make([]float32, 8), 3, nil, false)
+		},
+		"short A^T": func() {
+			GemmBF16(true, false, 3, 3, 3, make([]float32, 8), 3, make([]float32, 9), 3, make([]float32, 9), 3, nil, false)
 		},
 		"short bias": func() { p.Mul(3, make([]float32, 9), 3, make([]float32, 9), 3, make([]float32, 2), false) },
 		"bad shape":  func() { PackNNBF16(3, 0, nil, 1) },
@@ -304,16 +319,18 @@ func TestBF16KZeroAndPanics(t *testing.T) {
 func TestBF16NoAllocs(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		const m, n, k = 64, 37, 29
-		a, b, c := make([]float32, m*k), make([]float32, n*k), make([]float32, m*n)
+		a, b, c := make([]float32, m*k), make([]float32, n*m), make([]float32, m*n)
 		ah := make([]uint16, m*(k+1))
 		ConvertBF16(m, k, a, k, ah, k+1)
 		p := PackNTBF16(n, k, b, k)
-		GemmBF16(true, m, n, k, a, k, b, k, c, n, nil, false) // warm the pool
+		GemmBF16(false, true, m, n, k, a, k, b, k, c, n, nil, false) // warm the pool
+		GemmBF16(true, false, k, n, m, a, k, b, n, c, n, nil, false)
 		allocs := testing.AllocsPerRun(20, func() {
 			p.Mul(m, a, k, c, n, nil, false)
 			p.MulBF16(m, ah, k+1, c, n, nil, true)
 			NTBF16(m, n, k, a, k, b, k, c, n, true)
 			NNBF16(m, n, k, a, k, b, n, c, n, true)
+			GemmBF16(true, false, k, n, m, a, k, b, n, c, n, nil, true)
 		})
 		if allocs > 0.5 {
 			t.Errorf("%v allocations per run", allocs)
@@ -348,7 +365,7 @@ func TestBF16Repack(t *testing.T) {
 				t.Fatalf("repacked to %d×%d, want %d×%d", p.N(), p.K(), n, k)
 			}
 			p.Mul(m, a, k, got, n, nil, false)
-			GemmBF16Ref(nt, m, n, k, a, k, b, ldb, want, n, nil, false)
+			GemmBF16Ref(false, nt, m, n, k, a, k, b, ldb, want, n, nil, false)
 			kerneltest.Close(t, fmt.Sprint(sh), got, want, nil, 1e-6*float64(k+3)*4)
 		}
 		b := make([]float32, 256*20)

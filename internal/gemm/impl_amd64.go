@@ -44,10 +44,10 @@ type kbf16fn = func(a *uint16, rsa, csa uintptr, b *uint32, bks, bps uintptr, c 
 
 var kbf16tab = [13]kbf16fn{nil, kbf16m1, kbf16m2, kbf16m3, kbf16m4, kbf16m5, kbf16m6, kbf16m7, kbf16m8, kbf16m9, kbf16m10, kbf16m11, kbf16m12}
 
-// runBF16 computes C[m×n] (+)= A·B (+ bias) on the BF16 kernels: A in bf16 rows (stride lda,
-// pair t of row i at a[i*lda+2t]), B in pair panels of kh pairs (pair t of column 32p+j at
-// b[p*32*kh + t*32 + j]).
-func runBF16(m, n, kh int, a []uint16, lda int, b []uint32, c []float32, ldc int, bias []float32, acc bool) {
+// runBF16 computes C[m×n] (+)= A·B (+ bias) on the BF16 kernels: A in bf16 pairs, pair t of row
+// i at a[i*rsa + t*csa] (rows of bf16: rsa = lda, csa = 2), B in pair panels of kh pairs (pair t
+// of column 32p+j at b[p*32*kh + t*32 + j]).
+func runBF16(m, n, kh int, a []uint16, rsa, csa int, b []uint32, c []float32, ldc int, bias []float32, acc bool) {
 	flags := kernelFlags(bias, acc)
 	ps := panelW * kh
 	drive512(m, n, kh, func(i, mr, mblocks, p0, np, lo, hi int) {
@@ -56,7 +56,7 @@ func runBF16(m, n, kh int, a []uint16, lda int, b []uint32, c []float32, ldc int
 		if bias != nil {
 			bp = &bias[co]
 		}
-		kbf16tab[mr](&a[i*lda], uintptr(lda*2), 4, &b[p0*ps], panelW*4, uintptr(ps*4),
+		kbf16tab[mr](&a[i*rsa], uintptr(rsa*2), uintptr(csa*2), &b[p0*ps], panelW*4, uintptr(ps*4),
 			&c[i*ldc+co], uintptr(ldc*4), bp, kh, mblocks, np, lo, hi, flags)
 	})
 }
@@ -94,8 +94,9 @@ func cvtRun(dst *uint16, ldd uintptr, src *float32, lds uintptr, rows, k int) {
 }
 
 // packPairsBF16 packs npairs pairs of rows of B (stride ldb bytes), 32 columns under the masks,
-// into one panel of bf16 pairs, then with odd a last row paired with zeros (kernels_amd64.s).
-func packPairsBF16(dst *uint32, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)
+// into words of bf16 pairs (32 per pair, dstride bytes apart), then with odd a last row paired
+// with zeros (kernels_amd64.s).
+func packPairsBF16(dst *uint32, dstride uintptr, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)
 
 // pairIdx interleaves the two halves of a vector of 32 words (VPERMW).
 var pairIdx = func() (x [32]uint16) {
@@ -105,15 +106,16 @@ var pairIdx = func() (x [32]uint16) {
 	return
 }()
 
-// packNNFast is packNNBF16 on the BF16 instructions; it reports false where they are not in use.
-func packNNFast(dst []uint32, n, k int, b []float32, ldb int) bool {
+// packPairsFast is packPairs on the BF16 instructions; it reports false where they are not in
+// use.
+func packPairsFast(dst []uint32, ss, ds, n, k int, b []float32, ldb int) bool {
 	if !cpu.HasBF16() {
 		return false
 	}
-	kh := pairs(k)
 	for p0 := 0; p0 < n; p0 += panelW {
+		d := dst[p0/panelW*ss : p0/panelW*ss+(pairs(k)-1)*ds+panelW] // bounds of the strip
 		lo, hi := panelMasks(min(panelW, n-p0))
-		packPairsBF16(&dst[p0*kh], &b[p0], uintptr(ldb*4), k/2, k&1, lo, hi, &pairIdx[0])
+		packPairsBF16(&d[0], uintptr(ds*4), &b[p0], uintptr(ldb*4), k/2, k&1, lo, hi, &pairIdx[0])
 	}
 	return true
 }

@@ -7009,18 +7009,19 @@ next:
 	VZEROUPPER
 	RET
 
-// func packPairsBF16(dst *uint32, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)
-TEXT ·packPairsBF16(SB), NOSPLIT, $0-64
+// func packPairsBF16(dst *uint32, dstride uintptr, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)
+TEXT ·packPairsBF16(SB), NOSPLIT, $0-72
 	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ ldb+16(FP), BX
-	MOVQ masklo+40(FP), AX
+	MOVQ dstride+8(FP), CX
+	MOVQ src+16(FP), SI
+	MOVQ ldb+24(FP), BX
+	MOVQ masklo+48(FP), AX
 	KMOVW AX, K1
-	MOVQ maskhi+48(FP), AX
+	MOVQ maskhi+56(FP), AX
 	KMOVW AX, K2
-	MOVQ idx+56(FP), AX
+	MOVQ idx+64(FP), AX
 	VMOVDQU64 (AX), Z31
-	MOVQ npairs+24(FP), DX
+	MOVQ npairs+32(FP), DX
 	TESTQ DX, DX
 	JZ last
 pair:
@@ -7037,11 +7038,11 @@ pair:
 	VMOVDQU64 Z4, (DI)
 	VMOVDQU64 Z5, 64(DI)
 	LEAQ (SI)(BX*2), SI
-	ADDQ $128, DI
+	ADDQ CX, DI
 	DECQ DX
 	JNZ pair
 last:
-	MOVQ odd+32(FP), AX
+	MOVQ odd+40(FP), AX
 	TESTQ AX, AX
 	JZ done
 	VMOVUPS.Z (SI), K1, Z0
