@@ -2,7 +2,8 @@
 // the one implementation switch they all read: internal/gemm, internal/vmath
 // and internal/dwconv dispatch on Level, so that one call forces the
 // portable Go fallback (SetGeneric) or one instruction set (SetImpl) for
-// every kernel at once.
+// every kernel at once. HasBF16 tells whether internal/gemm's bf16 products
+// run on AVX512_BF16 at the selected level.
 package cpu
 
 import (

@@ -62,7 +62,7 @@ func BenchmarkBF16AttnV_NN_48x256x20x256(b *testing.B) {
 func BenchmarkConvertBF16_4096x60(b *testing.B) {
 	src := randSlice(4096 * 60)
 	dst := make([]uint16, 4096*60)
-	kerneltest.BenchImpls(b, 0, "", nil, func() { ConvertBF16(4096, 60, src, 60, dst, 60) })
+	kerneltest.BenchImpls(b, 4096*60*1e-9, "Gelem/s", nil, func() { ConvertBF16(4096, 60, src, 60, dst, 60) })
 }
 
 // Converting one block of A as Mul does (264 rows of 60, in L2).
@@ -109,13 +109,13 @@ func BenchmarkBF16AttnVPreconv_48x256x20x256(b *testing.B) {
 func BenchmarkBF16PackNN_256x20(b *testing.B) {
 	src := randSlice(tokens * dim)
 	var p PackedBF16
-	kerneltest.BenchImpls(b, 0, "", nil, func() { p.PackNN(tokens, hd, src, dim) })
+	kerneltest.BenchImpls(b, tokens*hd*1e-9, "Gelem/s", nil, func() { p.PackNN(tokens, hd, src, dim) })
 }
 
 func BenchmarkBF16PackNT_256x20(b *testing.B) {
 	src := randSlice(tokens * dim)
 	var p PackedBF16
-	kerneltest.BenchImpls(b, 0, "", nil, func() { p.PackNT(tokens, hd, src, dim) })
+	kerneltest.BenchImpls(b, tokens*hd*1e-9, "Gelem/s", nil, func() { p.PackNT(tokens, hd, src, dim) })
 }
 
 // attn·v transposed, (P·V)^T = V^T·P^T, both packed per call: P^T (256×256) costs as much to
@@ -145,4 +145,11 @@ func BenchmarkBF16InputGrad_4096x60x120(b *testing.B) {
 	dy, dx := randSlice(4096*120), make([]float32, 4096*60)
 	w := PackNNBF16(120, 60, randSlice(120*60), 60)
 	benchImpls(b, 2*4096*60*120, func() { w.Mul(4096, dy, 120, dx, 60, nil, false) })
+}
+
+// Packing P^T of one head (256×256) for the transposed attn·v.
+func BenchmarkBF16PackNN_256x256(b *testing.B) {
+	src := randSlice(tokens * tokens)
+	var p PackedBF16
+	kerneltest.BenchImpls(b, tokens*tokens*1e-9, "Gelem/s", nil, func() { p.PackNN(tokens, tokens, src, tokens) })
 }

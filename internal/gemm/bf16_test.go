@@ -255,9 +255,11 @@ var bf16ModelShapes = []bcase{
 func TestBF16ModelShapes(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(29, 30))
+		worst := 0.0
 		for _, tc := range bf16ModelShapes {
-			tc.run(t, rng)
+			worst = max(worst, tc.run(t, rng))
 		}
+		t.Logf("largest |C - GemmBF16Ref| / (|A|·|B| + 1): %.2g (2^%.1f)", worst, math.Log2(worst))
 	})
 }
 
