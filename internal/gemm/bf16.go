@@ -139,7 +139,7 @@ func (p *PackedBF16) Mul(m int, a []float32, lda int, c []float32, ldc int, bias
 // MulBF16 is Mul with A already in bf16 (ConvertBF16): row i at a[i*lda:], k values and, for an
 // odd k, a zero after them (VDPBF16PS reads whole pairs; any finite value there is harmless,
 // but an Inf or NaN would spoil the row). It saves the conversion when one A feeds several
-// products.
+// products. Denormal bf16 values (which ToBF16 never makes) count as zero on AVX512_BF16.
 func (p *PackedBF16) MulBF16(m int, a []uint16, lda int, c []float32, ldc int, bias []float32, accumulate bool) {
 	if m <= 0 {
 		return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/grformer/grformer/internal/cpu"
@@ -424,5 +425,44 @@ func TestPackBF16Layout(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+// One PackedBF16 and the pooled buffers shared by concurrent Mul, MulBF16 and GemmBF16 calls.
+func TestBF16Concurrent(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(37, 38))
+		const m, n, k = 97, 60, 61
+		a, b := make([]float32, m*k), make([]float32, n*k)
+		fill(rng, a)
+		fill(rng, b)
+		want := make([]float32, m*n)
+		GemmBF16Ref(false, true, m, n, k, a, k, b, k, want, n, nil, false)
+		ah := make([]uint16, m*(k+1))
+		ConvertBF16(m, k, a, k, ah, k+1)
+		p := PackNTBF16(n, k, b, k)
+		var wg sync.WaitGroup
+		errs := make([]float64, 4)
+		for g := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := make([]float32, m*n)
+				for it := 0; it < 10; it++ {
+					p.Mul(m, a, k, c, n, nil, false)
+					p.MulBF16(m, ah, k+1, c, n, nil, true)
+					NTBF16(m, n, k, a, k, b, k, c, n, true)
+				}
+				for i := range c {
+					errs[g] = max(errs[g], math.Abs(float64(c[i]/3-want[i])))
+				}
+			}()
+		}
+		wg.Wait()
+		for g, e := range errs {
+			if e > 1e-4 {
+				t.Errorf("goroutine %d: max error %g", g, e)
+			}
+		}
 	})
 }
