@@ -83,9 +83,12 @@ func PackNNBF16(k, n int, b []float32, ldb int) *PackedBF16 {
 // operands packed on every call, such as one head's k in q·k^T. The zero PackedBF16 is ready
 // for PackNT and PackNN. p must not be in use by a concurrent Mul.
 func (p *PackedBF16) PackNT(n, k int, b []float32, ldb int) {
-	p.reset("PackNT", n, k)
+	checkShape("PackNT", n, k)
 	if k > 0 {
 		checkMat("B", n, k, b, ldb)
+	}
+	p.reset(n, k)
+	if k > 0 {
 		tlen := n * pairs(k)
 		tbuf := getBuf(tlen)
 		packNTBF16(p.data, n, k, b, ldb, u16view((*tbuf)[:tlen]))
@@ -96,17 +99,24 @@ func (p *PackedBF16) PackNT(n, k int, b []float32, ldb int) {
 // PackNN packs B stored [k×n] (row stride ldb) into p, as PackNT does: for one head's v in
 // attn·v.
 func (p *PackedBF16) PackNN(k, n int, b []float32, ldb int) {
-	p.reset("PackNN", n, k)
+	checkShape("PackNN", n, k)
 	if k > 0 {
 		checkMat("B", k, n, b, ldb)
+	}
+	p.reset(n, k)
+	if k > 0 {
 		packNNBF16(p.data, n, k, b, ldb)
 	}
 }
 
-func (p *PackedBF16) reset(fn string, n, k int) {
+func checkShape(fn string, n, k int) {
 	if n <= 0 || k < 0 {
 		panic(fmt.Sprintf("gemm: %s bad shape n=%d k=%d", fn, n, k))
 	}
+}
+
+// reset sizes p for n×k, reusing its storage when large enough.
+func (p *PackedBF16) reset(n, k int) {
 	l := packedLen(n, pairs(k))
 	if cap(p.data) < l {
 		p.data = u32view(alignedFloats(l))

@@ -153,3 +153,13 @@ func BenchmarkBF16PackNN_256x256(b *testing.B) {
 	var p PackedBF16
 	kerneltest.BenchImpls(b, tokens*tokens*1e-9, "Gelem/s", nil, func() { p.PackNN(tokens, tokens, src, tokens) })
 }
+
+// q·k^T with k packed and q converted beforehand (the kernel alone; compare with
+// BenchmarkAttnQKPacked_256x256x20).
+func BenchmarkBF16AttnQKPacked_256x256x20(b *testing.B) {
+	qh := make([]uint16, tokens*dim)
+	ConvertBF16(tokens, dim, randSlice(tokens*dim), dim, qh, dim)
+	p := PackNTBF16(tokens, hd, randSlice(tokens*dim), dim)
+	s := make([]float32, tokens*tokens)
+	benchImpls(b, 2*tokens*tokens*hd, func() { p.MulBF16(tokens, qh, dim, s, tokens, nil, false) })
+}

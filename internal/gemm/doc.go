@@ -138,6 +138,7 @@
 //	   the same, A pre-converted (MulBF16)                      219       2.01
 //	q·k^T  48×(256×256×20), both per call         108           184       1.70      59 / 3.3
 //	   q converted per window, k repacked                       188       1.74
+//	q·k^T  256×256×20, both prepared (kernel)     113           213       1.88
 //	attn·v 48×(256×20×256), NN per call            73           117       1.60       9 / 2.3
 //	   P already bf16, v repacked (MulBF16)                     141       1.93 (1.20 vs fp32 TN)
 //	attn·v 48×(20×256×256), TN per call           117           170       1.45      15 / 2.4
