@@ -2,7 +2,8 @@
 // the one implementation switch they all read: internal/gemm, internal/vmath
 // and internal/dwconv dispatch on Level, so that one call forces the
 // portable Go fallback (SetGeneric) or one instruction set (SetImpl) for
-// every kernel at once.
+// every kernel at once. HasBF16 tells whether internal/gemm's bf16 products
+// run on AVX512_BF16 at the selected level.
 package cpu
 
 import (
@@ -21,7 +22,16 @@ var names = [...]string{Generic: "generic", AVX2: "avx2", AVX512: "avx512"}
 
 // HasAVX2 and HasAVX512 report what this CPU and its operating system
 // support (always false in purego builds and on other architectures).
-var HasAVX2, HasAVX512 = detect()
+// HasAVX512BF16 reports AVX512_BF16 (VDPBF16PS, VCVTNEPS2BF16) together
+// with AVX-512F and AVX512BW: the hardware of internal/gemm's BF16 kernels.
+var HasAVX2, HasAVX512, HasAVX512BF16 = detect()
+
+// HasBF16 reports whether bf16 products run on the BF16 instructions at the
+// level in use: AVX512_BF16 is present and the AVX-512 level is selected.
+// Elsewhere internal/gemm's bf16 functions still work, emulating bf16
+// rounding and running the fp32 kernels of the level (slower, the same
+// products up to the order of the fp32 additions).
+func HasBF16() bool { return HasAVX512BF16 && Level() == AVX512 }
 
 // Best is the best level this machine runs.
 func Best() int32 {

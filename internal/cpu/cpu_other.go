@@ -2,4 +2,4 @@
 
 package cpu
 
-func detect() (avx2, avx512 bool) { return false, false }
+func detect() (avx2, avx512, bf16 bool) { return false, false, false }

@@ -35,3 +35,20 @@ func TestSwitch(t *testing.T) {
 	}
 	t.Logf("implementations here: %v", Impls())
 }
+
+func TestBF16Detection(t *testing.T) {
+	start := Impl()
+	defer SetImpl(start)
+	if HasAVX512BF16 && !HasAVX512 {
+		t.Error("AVX512_BF16 without AVX-512F")
+	}
+	SetGeneric(true)
+	if HasBF16() {
+		t.Error("HasBF16 at the generic level")
+	}
+	SetGeneric(false)
+	if HasBF16() != (HasAVX512BF16 && Best() == AVX512) {
+		t.Errorf("HasBF16() = %v at %s with HasAVX512BF16 = %v", HasBF16(), Impl(), HasAVX512BF16)
+	}
+	t.Logf("AVX512_BF16: %v", HasAVX512BF16)
+}

@@ -30,12 +30,17 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	for mr := 1; mr <= 12; mr++ {
-		gen512(mr)
+		gen512(fp32Tile, mr)
+	}
+	for mr := 1; mr <= 12; mr++ {
+		gen512(bf16Tile, mr)
 	}
 	for mr := 1; mr <= 6; mr++ {
 		genAVX2(mr)
 	}
 	genPackT16()
+	genCvtBF16()
+	genPackPairsBF16()
 	if err := os.WriteFile("kernels_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
@@ -80,12 +85,27 @@ func aAdvance(mr int) {
 // AVX-512: accumulators Z8..Z31 (row r, vector v -> Z(8+2r+v)), B in Z0/Z1, masks K1/K2.
 func z(r, v int) string { return fmt.Sprintf("Z%d", 8+2*r+v) }
 
-const args512 = "a+0(FP), rsa+8(FP), csa+16(FP), b+24(FP), bks+32(FP), bps+40(FP), c+48(FP), ldc+56(FP), bias+64(FP), k+72(FP), mblocks+80(FP), npanel+88(FP), masklo+96(FP), maskhi+104(FP), flags+112(FP)"
+// tile512 is a family of AVX-512 kernels: the same 12×32 tile and epilogue, with one
+// multiply-add per accumulator and k step.
+type tile512 struct {
+	name, atype, btype string
+	// madd emits acc += A element(s) at memory operand a (broadcast) times B vector Z(v).
+	madd func(a string, v, acc int)
+}
 
-func gen512(mr int) {
+// fp32Tile: one k per step, VFMADD231PS with a {1to16} broadcast of the A float.
+var fp32Tile = tile512{"k512m", "float32", "float32", func(a string, v, acc int) {
+	p("\tVFMADD231PS.BCST %s, Z%d, Z%d", a, v, acc)
+}}
+
+// bf16Tile: one pair of k per step, VDPBF16PS with a {1to16} broadcast of the 32-bit pair of
+// bf16 A values; B vectors hold 16 columns × 2 bf16 (k even in the low half, k odd in the high).
+var bf16Tile = tile512{"kbf16m", "uint16", "uint32", vdpbf16psBcst}
+
+func gen512(t tile512, mr int) {
 	p("")
-	p("// func k512m%d(a *float32, rsa, csa uintptr, b *float32, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)", mr)
-	p("TEXT ·k512m%d(SB), NOSPLIT, $0-120", mr)
+	p("// func %s%d(a *%s, rsa, csa uintptr, b *%s, bks, bps uintptr, c *float32, ldc uintptr, bias *float32, k, mblocks, npanel, masklo, maskhi, flags int)", t.name, mr, t.atype, t.btype)
+	p("TEXT ·%s%d(SB), NOSPLIT, $0-120", t.name, mr)
 	p("\tMOVQ a+0(FP), AX")
 	p("\tMOVQ rsa+8(FP), BX")
 	p("\tLEAQ (BX)(BX*2), CX")
@@ -111,10 +131,10 @@ func gen512(mr int) {
 	p("\tTESTQ DX, DX")
 	p("\tJZ narrow")
 	p("wide:")
-	body512(mr, 2)
+	body512(t, mr, 2)
 	p("\tJMP next")
 	p("narrow:")
-	body512(mr, 1)
+	body512(t, mr, 1)
 	p("next:")
 	p("\tINCQ DI")
 	p("\tCMPQ DI, npanel+88(FP)")
@@ -131,7 +151,7 @@ func gen512(mr int) {
 }
 
 // body512 is one tile of mr rows by nv vectors of 16 columns (panel DI), up to the stores.
-func body512(mr, nv int) {
+func body512(t tile512, mr, nv int) {
 	sfx := map[int]string{1: "n", 2: "w"}[nv]
 	// SI = b + DI*bps
 	p("\tMOVQ bps+40(FP), SI")
@@ -151,7 +171,7 @@ func body512(mr, nv int) {
 	}
 	for r := 0; r < mr; r++ {
 		for v := 0; v < nv; v++ {
-			p("\tVFMADD231PS.BCST %s, Z%d, %s", aRow(r), v, z(r, v))
+			t.madd(aRow(r), v, 8+2*r+v)
 		}
 	}
 	p("\tADDQ R12, SI")
@@ -432,4 +452,244 @@ func transpose16(masked bool) {
 		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d", o+3, o+1, e+4)
 		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", o+3, o+1, e+12)
 	}
+}
+
+// EVEX encoding of the AVX512_BF16 instructions, which the Go assembler does not know: they are
+// emitted as BYTE directives, each preceded by a comment with the instruction in Go syntax.
+// Registers are numbered as in the hardware (AX=0, CX=1, DX=2, BX=3, SP=4, BP=5, SI=6, DI=7,
+// R8-R15=8-15; Z0-Z31 = 0-31).
+
+type evexOp struct {
+	name    string
+	pp, opc byte // pp: 1 = 66, 2 = F3, 3 = F2; map 0F38, W0
+}
+
+var (
+	opDPBF16PS      = evexOp{"VDPBF16PS", 2, 0x52}
+	opCVTNEPS2BF16  = evexOp{"VCVTNEPS2BF16", 2, 0x72}
+	opCVTNE2PS2BF16 = evexOp{"VCVTNE2PS2BF16", 3, 0x72}
+	opFMADD231PS    = evexOp{"VFMADD231PS", 1, 0xb8} // to check the encoder against the Go assembler
+)
+
+// mem is a memory operand (base)(index*scale) without displacement; index < 0 for none.
+type mem struct{ base, index, scale int }
+
+var gpr = map[string]int{"AX": 0, "CX": 1, "DX": 2, "BX": 3, "SP": 4, "BP": 5, "SI": 6, "DI": 7,
+	"R8": 8, "R9": 9, "R10": 10, "R11": 11, "R12": 12, "R13": 13, "R14": 14, "R15": 15}
+
+// parseMem reads "(R8)" or "(R8)(BX*2)".
+func parseMem(s string) mem {
+	m := mem{index: -1, scale: 1}
+	base, rest, _ := strings.Cut(strings.TrimPrefix(s, "("), ")")
+	m.base = reg(base)
+	if rest != "" {
+		ix, sc, _ := strings.Cut(strings.Trim(rest, "()"), "*")
+		m.index = reg(ix)
+		fmt.Sscan(sc, &m.scale)
+	}
+	return m
+}
+
+func reg(name string) int {
+	r, ok := gpr[name]
+	if !ok {
+		panic("evex: unknown register " + name)
+	}
+	return r
+}
+
+func inv(x, bit int) byte { return byte(^(x >> bit) & 1) }
+
+// evex returns the bytes of op with a 512-bit vector length: dst in ModRM.reg, src1 in vvvv
+// (-1: unused), and either the register rm or the memory operand m (bcst: a {1to16} broadcast).
+func evex(op evexOp, dst, src1, rm int, m *mem, bcst bool) []byte {
+	if src1 < 0 {
+		src1 = 0 // vvvv = 1111b once inverted
+	}
+	var x, b byte = 1, 1
+	var modrm byte
+	var tail []byte
+	if m == nil {
+		x, b = inv(rm, 4), inv(rm, 3)
+		modrm = 0xc0 | byte(dst&7)<<3 | byte(rm&7)
+	} else {
+		if m.base&7 == 5 {
+			panic("evex: BP/R13 base needs a displacement")
+		}
+		b = inv(m.base, 3)
+		if m.index < 0 && m.base&7 != 4 {
+			modrm = byte(dst&7)<<3 | byte(m.base&7)
+		} else {
+			modrm = byte(dst&7)<<3 | 4
+			idx, ss := 4, 0
+			if m.index >= 0 {
+				if m.index == 4 {
+					panic("evex: SP cannot be an index")
+				}
+				idx, x = m.index, inv(m.index, 3)
+				ss = map[int]int{1: 0, 2: 1, 4: 2, 8: 3}[m.scale]
+			}
+			tail = []byte{byte(ss<<6 | (idx&7)<<3 | m.base&7)}
+		}
+	}
+	p0 := inv(dst, 3)<<7 | x<<6 | b<<5 | inv(dst, 4)<<4 | 2
+	p1 := byte(^src1&15)<<3 | 4 | op.pp
+	p2 := byte(2<<5) | inv(src1, 4)<<3
+	if bcst {
+		p2 |= 1 << 4
+	}
+	return append([]byte{0x62, p0, p1, p2, op.opc, modrm}, tail...)
+}
+
+func emitBytes(comment string, bs []byte) {
+	p("\t// %s", comment)
+	var s []string
+	for _, c := range bs {
+		s = append(s, fmt.Sprintf("BYTE $0x%02x", c))
+	}
+	p("\t%s", strings.Join(s, "; "))
+}
+
+// vdpbf16psBcst emits VDPBF16PS.BCST m, Z(src1), Z(dst): dst.fp32[i] += the dot product of the
+// bf16 pairs of src1 lane i and of the 32-bit pair at m.
+func vdpbf16psBcst(m string, src1, dst int) {
+	mm := parseMem(m)
+	emitBytes(fmt.Sprintf("VDPBF16PS.BCST %s, Z%d, Z%d", m, src1, dst), evex(opDPBF16PS, dst, src1, 0, &mm, true))
+}
+
+// vcvtne2ps2bf16 emits VCVTNE2PS2BF16 Z(lo), Z(hi), Z(dst): 32 floats to 32 bf16, the 16 of lo
+// in the low half of dst.
+func vcvtne2ps2bf16(lo, hi, dst int) {
+	emitBytes(fmt.Sprintf("VCVTNE2PS2BF16 Z%d, Z%d, Z%d", lo, hi, dst), evex(opCVTNE2PS2BF16, dst, hi, lo, nil, false))
+}
+
+// vcvtneps2bf16 emits VCVTNEPS2BF16 Z(src), Y(dst): 16 floats to 16 bf16, round to nearest even.
+func vcvtneps2bf16(src, dst int) {
+	emitBytes(fmt.Sprintf("VCVTNEPS2BF16 Z%d, Y%d", src, dst), evex(opCVTNEPS2BF16, dst, -1, src, nil, false))
+}
+
+// genCvtBF16 writes cvtRowsBF16: rows of k floats (stride lds bytes) to rows of bf16 (stride ldd
+// bytes), rounded to nearest even by VCVTNE2PS2BF16 (32 at a time) and VCVTNEPS2BF16 (16); the
+// last k%16 floats are read
+// under the 16-bit mask loadmask and written under the word mask storemask, which may cover one
+// more word than loadmask (the zero that pads an odd k to a pair).
+func genCvtBF16() {
+	p("")
+	p("// func cvtRowsBF16(dst *uint16, ldd uintptr, src *float32, lds uintptr, rows, kblocks, loadmask, storemask int)")
+	p("TEXT ·cvtRowsBF16(SB), NOSPLIT, $0-64")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ rows+32(FP), R13")
+	p("\tMOVQ loadmask+48(FP), AX")
+	p("\tKMOVW AX, K1")
+	p("\tMOVQ storemask+56(FP), AX")
+	p("\tKMOVW AX, K2")
+	p("row:")
+	p("\tMOVQ SI, R8")
+	p("\tMOVQ DI, R9")
+	p("\tMOVQ kblocks+40(FP), DX")
+	p("\tCMPQ DX, $4")
+	p("\tJLT two")
+	p("quad:")
+	for i := 0; i < 4; i++ {
+		p("\tVMOVUPS %d(R8), Z%d", 64*i, i)
+	}
+	vcvtne2ps2bf16(0, 1, 4)
+	vcvtne2ps2bf16(2, 3, 5)
+	p("\tVMOVDQU64 Z4, (R9)")
+	p("\tVMOVDQU64 Z5, 64(R9)")
+	p("\tADDQ $256, R8")
+	p("\tADDQ $128, R9")
+	p("\tSUBQ $4, DX")
+	p("\tCMPQ DX, $4")
+	p("\tJGE quad")
+	p("two:")
+	p("\tCMPQ DX, $2")
+	p("\tJLT one")
+	p("\tVMOVUPS (R8), Z0")
+	p("\tVMOVUPS 64(R8), Z1")
+	vcvtne2ps2bf16(0, 1, 4)
+	p("\tVMOVDQU64 Z4, (R9)")
+	p("\tADDQ $128, R8")
+	p("\tADDQ $64, R9")
+	p("\tSUBQ $2, DX")
+	p("one:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ tail")
+	p("\tVMOVUPS (R8), Z0")
+	vcvtneps2bf16(0, 0)
+	p("\tVMOVDQU Y0, (R9)")
+	p("\tADDQ $64, R8")
+	p("\tADDQ $32, R9")
+	p("tail:")
+	p("\tMOVQ storemask+56(FP), AX")
+	p("\tTESTQ AX, AX")
+	p("\tJZ next")
+	p("\tVMOVUPS.Z (R8), K1, Z0")
+	vcvtneps2bf16(0, 0)
+	p("\tVMOVDQU16 Y0, K2, (R9)")
+	p("next:")
+	p("\tADDQ ldd+8(FP), DI")
+	p("\tADDQ lds+24(FP), SI")
+	p("\tDECQ R13")
+	p("\tJNZ row")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// genPackPairsBF16 writes packPairsBF16, the packing of 32 columns of B stored [k×n] into bf16
+// pairs (32 words per pair of rows, dstride bytes apart): for each pair of rows (2t, 2t+1), 32 columns (masked by K1, K2) of both rows are
+// rounded by VCVTNE2PS2BF16 (16 columns of row 2t in the low 16 words, of row 2t+1 in the high
+// 16) and interleaved by VPERMW (idx = 0, 16, 1, 17, ..., 15, 31) into one word per column:
+// row 2t in its low half, row 2t+1 in its high half. With odd, a last
+// pair takes row k-1 with zeros.
+func genPackPairsBF16() {
+	p("")
+	p("// func packPairsBF16(dst *uint32, dstride uintptr, src *float32, ldb uintptr, npairs, odd, masklo, maskhi int, idx *uint16)")
+	p("TEXT ·packPairsBF16(SB), NOSPLIT, $0-72")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ dstride+8(FP), CX")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ ldb+24(FP), BX")
+	p("\tMOVQ masklo+48(FP), AX")
+	p("\tKMOVW AX, K1")
+	p("\tMOVQ maskhi+56(FP), AX")
+	p("\tKMOVW AX, K2")
+	p("\tMOVQ idx+64(FP), AX")
+	p("\tVMOVDQU64 (AX), Z31")
+	p("\tMOVQ npairs+32(FP), DX")
+	p("\tTESTQ DX, DX")
+	p("\tJZ last")
+	p("pair:")
+	// Z0/Z1: columns 0-15 of rows 2t, 2t+1; Z2/Z3: columns 16-31.
+	p("\tVMOVUPS.Z (SI), K1, Z0")
+	p("\tVMOVUPS.Z (SI)(BX*1), K1, Z1")
+	p("\tVMOVUPS.Z 64(SI), K2, Z2")
+	p("\tVMOVUPS.Z 64(SI)(BX*1), K2, Z3")
+	vcvtne2ps2bf16(0, 1, 4)
+	vcvtne2ps2bf16(2, 3, 5)
+	p("\tVPERMW Z4, Z31, Z4")
+	p("\tVPERMW Z5, Z31, Z5")
+	p("\tVMOVDQU64 Z4, (DI)")
+	p("\tVMOVDQU64 Z5, 64(DI)")
+	p("\tLEAQ (SI)(BX*2), SI")
+	p("\tADDQ CX, DI")
+	p("\tDECQ DX")
+	p("\tJNZ pair")
+	p("last:")
+	p("\tMOVQ odd+40(FP), AX")
+	p("\tTESTQ AX, AX")
+	p("\tJZ done")
+	p("\tVMOVUPS.Z (SI), K1, Z0")
+	p("\tVPXORD Z1, Z1, Z1")
+	p("\tVMOVUPS.Z 64(SI), K2, Z2")
+	vcvtne2ps2bf16(0, 1, 4)
+	vcvtne2ps2bf16(2, 1, 5)
+	p("\tVPERMW Z4, Z31, Z4")
+	p("\tVPERMW Z5, Z31, Z5")
+	p("\tVMOVDQU64 Z4, (DI)")
+	p("\tVMOVDQU64 Z5, 64(DI)")
+	p("done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
 }

@@ -11,6 +11,17 @@
 //	    and p.MulA(transA, ...): B packed once, for weights used by many calls
 //	NTRef, NNRef, GemmRef: plain triple loops, the reference of the tests
 //
+// BF16 products with fp32 accumulation (bf16.go; section BF16 below):
+//
+//	PackNTBF16(n, k, b, ldb) / PackNNBF16(k, n, b, ldb) -> *PackedBF16, a weight rounded to bf16
+//	    and packed once; p.PackNT / p.PackNN repack into p's storage (per-call operands)
+//	p.Mul(m, a, lda, c, ldc, bias, acc)      fp32 A rounded to bf16 on the fly
+//	p.MulBF16(m, ah, lda, c, ldc, bias, acc) A already bf16 (ConvertBF16)
+//	GemmBF16(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, acc), NTBF16, NNBF16:
+//	    two fp32 operands, both rounded and packed per call (attention, gradients)
+//	ConvertBF16(m, k, src, lds, dst, ldd), ToBF16, FromBF16: rounding (nearest even), widening
+//	GemmBF16Ref: the reference (operands rounded by ToBF16, then GemmRef)
+//
 // Which implementation runs is internal/cpu's one switch for every kernel package
 // (cpu.SetImpl, cpu.SetGeneric); the tests run every case on each one (internal/kerneltest).
 //
@@ -60,7 +71,83 @@
 // At init, CPUID and XGETBV select "avx512" (AVX512F + OS-enabled ZMM/opmask
 // state), else "avx2" (AVX2 + FMA + OS-enabled YMM state), else "generic" (internal/cpu).
 // cpu.SetImpl forces one the CPU supports (the tests run every implementation available on
-// every run), cpu.SetGeneric is the `-generic` switch.
+// every run), cpu.SetGeneric is the `-generic` switch. The bf16 products run on AVX512_BF16
+// where cpu.HasBF16() (the CPU has it and the avx512 level is selected), emulated elsewhere.
+//
+// # BF16
+//
+// Semantics: C = bf16(op(A))·bf16(op(B)) (+ bias) (+ C), every operand value rounded to
+// bfloat16 (ToBF16: round to nearest even of the fp32 bits, NaN kept quiet, denormals to zero,
+// as VCVTNEPS2BF16), products exact in fp32 (8-bit significands), sums in fp32. Only the order
+// of the fp32 additions differs between implementations: the avx512 level of a CPU with
+// AVX512_BF16 (cpu.HasBF16) runs VDPBF16PS, which adds the two products of a k pair per step
+// (and flushes denormal results); every other level runs the fp32 kernels of its level on the
+// rounded values (widened B panels, A rounded in Go per block of rows): the same products, the
+// reference's order, and slower than fp32 (2-7x below the fp32 rate on AVX2): use bf16 only
+// where cpu.HasBF16 says it is fast. The tests measure the AVX512_BF16 kernels within 2^-23 of
+// GemmBF16Ref relative to |A|·|B|, the other levels exactly equal to it.
+//
+// Cost against fp32 (TestBF16AccuracyVsFP32, inputs uniform in [-1, 1], k = 20-540): each
+// operand has 8 significant bits (relative rounding error <= 2^-8), so a product is off by at
+// most ~2^-7 and the sum by ~2^-8·sqrt(k) of a typical product: measured rms error / rms C =
+// 2^-8.9 on every shape, largest error 2^-8.6 to 2^-10.8 of |A|·|B|; the test bounds it by 2^-7.
+//
+// Layout: a PackedBF16 holds 32-column panels of k pairs: the 32-bit word of pair t, column
+// 32p+j, at data[p*32*kh + t*32 + j] (kh = ceil(k/2)), bf16(B[2t][j]) in its low half and
+// bf16(B[2t+1][j]) in its high half (zero past an odd k), zero columns past n, 64-byte aligned:
+// a k-pair step of a panel is two cache lines, as a k step of the fp32 panels. A in bf16 is
+// rows of pairs (row i at a[i*lda:], an odd k padded with a zero, which ConvertBF16 writes);
+// A^T (GemmBF16 with transA) is packed into a pair matrix [kh × ceil(m/32)*32] by the same pair
+// packing as B [k×n], and read with strides (4 bytes between rows, a matrix row between pairs).
+//
+// Kernels (kernels_amd64.s, from asmgen.go): kbf16m1..kbf16m12 are the fp32 tiles with
+// VDPBF16PS in place of VFMADD231PS: 12 rows × 32 columns, 24 zmm accumulators, per k pair two
+// 64-byte B loads (16 columns × 2 bf16 each) and 24 VDPBF16PS with the A pair broadcast from
+// memory ({1to16} of 32 bits): 64 flops per instruction instead of 32, the same masks, panel
+// groups, epilogue (bias, accumulate) and driver (drive512). The Go assembler does not know the
+// AVX512_BF16 instructions: asmgen.go encodes them (EVEX) as BYTE directives, with the
+// instruction in a comment; the encoder was checked against GNU as on every operand form it
+// emits. cvtRowsBF16 converts rows (VCVTNE2PS2BF16, 32 floats per instruction, masked tails,
+// contiguous rows as one run); packPairsBF16 packs pairs of rows of B [k×n] (VCVTNE2PS2BF16 of
+// both rows, VPERMW to interleave); B [n×k] is packed by converting its rows and transposing
+// the 32-bit pairs with packT16, like NT's fp32 packing.
+//
+// What a caller does: pack each weight once (PackNTBF16 for a Linear weight [out, in], the
+// im2col weights likewise; PackNNBF16(out, in, W) for dX = dY·W in training) and call Mul with
+// the fp32 activations, or MulBF16 where an activation is already bf16 (one ConvertBF16 per
+// activation that feeds several products, or a producer - LayerNorm, GELU, softmax - that
+// writes bf16: saves ~10% on the Linear shapes). For attention keep one PackedBF16 per
+// goroutine and repack each head's k (PackNT) or v (PackNN) into it, with q converted once per
+// window for its heads; attn·v runs best transposed, GemmBF16(true, false, 20, 256, 256, v,
+// 60, pt, 256, outT, 256, ...) with P^T stored [256×256] (or NNBF16 / MulBF16 on P with N = 20
+// of a 32-column panel). GemmBF16 with transA gives weight gradients dW = dY^T·X.
+//
+// Measured 2026-12-06 (go test -run X -bench 'Linear|Conv|Attn|Grad' -count 3 -benchtime
+// 150ms, best call of the best count, one goroutine, GFLOP/s = 2·M·N·K/time). The machine was
+// loaded (load average 9-15 on 2 cores; the fp32 AVX-512 kernels reached 108-117 GFLOP/s,
+// half of the quiet figures above, and the AVX2 ones 98-104): compare the columns, measured in
+// the same run, not with the table above.
+//
+//	shape (M×N×K)                              fp32 avx512   bf16 avx512  ratio   emulated avx2/generic
+//	Linear 60->60   4096×60×60                    108           189       1.75      41 / 7.0
+//	   the same, A pre-converted (MulBF16)                      210       1.94
+//	Linear 60->120  4096×120×60                   109           202       1.86      59 / 5.8
+//	Linear 120->60  4096×60×120                   109           194       1.77      43 / 7.0
+//	grouped 30->30  4096×30×30 ld 60              104           151       1.45      24 / 6.1
+//	conv im2col     4096×60×540                   109           195       1.79      25 / 3.0
+//	   the same, A pre-converted (MulBF16)                      219       2.01
+//	q·k^T  48×(256×256×20), both per call         108           184       1.70      59 / 3.3
+//	   q converted per window, k repacked                       188       1.74
+//	q·k^T  256×256×20, both prepared (kernel)     113           213       1.88
+//	attn·v 48×(256×20×256), NN per call            73           117       1.60       9 / 2.3
+//	   P already bf16, v repacked (MulBF16)                     141       1.93 (1.20 vs fp32 TN)
+//	attn·v 48×(20×256×256), TN per call           117           170       1.45      15 / 2.4
+//	dW = dY^T·X     60×60×4096 (transA)           109           162       1.49      23 / 6.0
+//	dX = dY·W       4096×60×120 (PackNNBF16)      109           194       1.78
+//
+// The kernel alone runs at about twice the fp32 rate (MulBF16 rows); the rest of each gap is
+// the per-call conversion of A (~10% on the Linear shapes; 4096×60 floats in 15 µs) and
+// packing of B (best calls: k of a head 0.8 µs, v 0.56 µs, P^T of a head 3.5 µs).
 //
 // # Attention shapes
 //

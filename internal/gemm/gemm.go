@@ -201,7 +201,7 @@ func kZero(m, n int, c []float32, ldc int, bias []float32, acc bool) {
 	}
 }
 
-func checkMat(name string, rows, cols int, x []float32, ld int) {
+func checkMat[T any](name string, rows, cols int, x []T, ld int) {
 	if ld < cols || ld < 1 {
 		panic(fmt.Sprintf("gemm: %s stride %d < %d columns", name, ld, cols))
 	}

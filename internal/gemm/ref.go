@@ -41,3 +41,18 @@ func GemmRef(transA, transB bool, m, n, k int, a []float32, lda int, b []float32
 		}
 	}
 }
+
+// GemmBF16Ref is the reference of the bf16 products (GemmBF16, PackedBF16): op(A) and op(B) rounded
+// to bf16 (ToBF16), then GemmRef's fp32 products (exact: 8-bit significands) and sums.
+func GemmBF16Ref(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bias []float32, accumulate bool) {
+	GemmRef(transA, transB, m, n, k, roundBF16(a), lda, roundBF16(b), ldb, c, ldc, bias, accumulate)
+}
+
+// roundBF16 returns a copy of x with every value rounded to bf16.
+func roundBF16(x []float32) []float32 {
+	r := make([]float32, len(x))
+	for i, v := range x {
+		r[i] = FromBF16(ToBF16(v))
+	}
+	return r
+}
