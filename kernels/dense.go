@@ -18,6 +18,14 @@ func NewDense(w, bias []float32, out, in int) *Dense {
 	return &Dense{In: in, Out: out, w: gemm.PackNT(out, in, w, in), bias: bias}
 }
 
+// SetWeights repacks new values of the weight [out, in] and takes bias (may
+// be nil) as the layer's bias, for weights that change between uses
+// (training). It does not allocate; it must not run concurrently with Apply.
+func (d *Dense) SetWeights(w, bias []float32) {
+	d.w.RepackNT(w, d.In)
+	d.bias = bias
+}
+
 // Apply computes dst[i] = x[i] W^T + b for m rows; x has row stride ldx and
 // dst row stride ldd. With accumulate the result is added to dst. It does
 // not allocate. Linear is the plain reference it is tested against.
@@ -32,12 +40,26 @@ type Conv3 struct {
 	Cin, Cout int
 	w         *gemm.PackedB
 	bias      []float32
+	pw        []float32 // SetWeights' im2col-order scratch
 }
 
 // NewConv3 packs a PyTorch Conv2d weight [cout, cin, 3, 3] and bias [cout].
 func NewConv3(w, bias []float32, cout, cin int) *Conv3 {
 	pw := PackConv3x3(w, cout, cin) // [cout][9*cin], im2col order
 	return &Conv3{Cin: cin, Cout: cout, w: gemm.PackNT(cout, 9*cin, pw, 9*cin), bias: bias}
+}
+
+// SetWeights repacks new values of the weight [cout, cin, 3, 3] and takes
+// bias as the layer's bias, for weights that change between uses
+// (training). It allocates a scratch the first time only; it must not run
+// concurrently with Apply.
+func (c *Conv3) SetWeights(w, bias []float32) {
+	if c.pw == nil {
+		c.pw = make([]float32, c.Cout*9*c.Cin)
+	}
+	PackConv3x3Into(c.pw, w, c.Cout, c.Cin)
+	c.w.RepackNT(c.pw, 9*c.Cin)
+	c.bias = bias
 }
 
 // ColRows is how many output pixels Apply turns into im2col rows at a time;
