@@ -111,7 +111,7 @@ type threadScratch struct {
 // wsLens is the layout of a Workspace: the length of every buffer, the one
 // definition that newWorkspace allocates and WorkspaceBytes counts.
 type wsLens struct {
-	f0, t, tmp, u, d1                                           int // shared
+	f0, t, tmp, u, d1                                      int // shared
 	x, q, k, v, qkv, o, a, logits, col, rows, norms, stats int // per goroutine
 }
 
