@@ -28,9 +28,9 @@ type Net struct {
 	groups                         []*group
 	normW, normB                   *param.Param
 
-	layers    *model.Layers      // the forward pass's form of the parameters (prepare)
-	ws        *model.Workspace   // the forward pass's buffers
-	wsThreads int                // goroutines ws is made for
+	layers    *model.Layers    // the forward pass's form of the parameters (prepare)
+	ws        *model.Workspace // the forward pass's buffers
+	wsThreads int              // goroutines ws is made for
 	geos      model.GeometryCache
 	acts      *activations // of the last forward pass
 	inputGrad []float32
