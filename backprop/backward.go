@@ -140,7 +140,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *model.BlockSave
 
 	// Recompute g1 = GELU(u1), g2 = GELU(d1), u2 = g1 + dw2(g2) as the
 	// forward pass computed them.
-	dw1p, dw2p := b.mb.Depthwise()
+	dw1p, dw2p := b.mb.DepthwiseWeights()
 	geluInto(a.g1, ba.U1, th)
 	geluInto(a.g2, ba.D1, th)
 	copy(a.u2, a.g1)

@@ -52,9 +52,9 @@ func (b *Block) LogitScales() []float32 { return b.logitScale }
 // nil otherwise).
 func (b *Block) BiasHidden() []float32 { return b.mlpHid }
 
-// Depthwise returns the FFN's two depthwise kernels packed [9][hidden]
+// DepthwiseWeights returns the FFN's two depthwise kernels packed [9][hidden]
 // (kernels.PackDepthwise3x3).
-func (b *Block) Depthwise() (dw1, dw2 []float32) { return b.dw1W, b.dw2W }
+func (b *Block) DepthwiseWeights() (dw1, dw2 []float32) { return b.dw1W, b.dw2W }
 
 // BlockSave receives what the backward pass of training needs from one
 // block's forward pass, in token order over all images (M = images*hp*wp
