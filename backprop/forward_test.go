@@ -30,15 +30,7 @@ func TestForwardEqualsInference(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Skipf("%s not found: ../shared is absent", path)
 			}
-			sd, err := checkpoint.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := model.ConfigFrom(sd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return cfg, sd
+			return loadStateDict(t, path)
 		}
 	}
 	cases := []netCase{
