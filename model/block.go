@@ -287,9 +287,10 @@ func (b *Block) forward(t []float32, images, hp, wp int, geo *Geometry, ws *Work
 		b.fc1.Apply(u1[lo*hid:], hid, t[lo*C:], C, hi-lo, false)
 		vmath.GELUInto(ws.u[lo*hid:hi*hid], u1[lo*hid:hi*hid])
 	})
-	Depthwise(d1, ws.u, images, hp, wp, hid, b.dw1W, b.dw1B, false, th)
-	par.For(M, th, func(_, lo, hi int) {
-		vmath.GELUInto(ws.d1[lo*hid:hi*hid], d1[lo*hid:hi*hid])
+	forRows(images, hp, th, func(_, img, y0, y1 int) {
+		o, lo, hi := img*P*hid, (img*P+y0*wp)*hid, (img*P+y1*wp)*hid
+		dwconv.Conv3x3(d1[o:o+P*hid], ws.u[o:o+P*hid], hp, wp, hid, b.dw1W, b.dw1B, y0, y1, false)
+		vmath.GELUInto(ws.d1[lo:hi], d1[lo:hi]) // while the rows are in cache
 	})
 	Depthwise(ws.u, ws.d1, images, hp, wp, hid, b.dw2W, b.dw2B, true, th)
 	par.For(M, th, func(tid, lo, hi int) {
