@@ -8,6 +8,7 @@ import (
 	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/par"
 	"github.com/grformer/grformer/internal/vmath"
+	"github.com/grformer/grformer/model"
 )
 
 // windowChunk is how many windows share one partial sum of the position-bias
@@ -70,26 +71,26 @@ func (n *Net) backward(target []float32) (float64, error) {
 	}
 	// Step 6: upsample conv; step 5: y = conv_after_body(tn) + f0.
 	dy := n.zbuf("dy", M*C)
-	n.upsample.bwd(dy, dup, a.y, N, hp, wp, th)
+	n.upsample.bwd(dy, dup, a.Y, N, hp, wp, th)
 	dtn := n.zbuf("dtn", M*C)
-	n.convAfter.bwd(dtn, dy, a.tn, N, hp, wp, th)
+	n.convAfter.bwd(dtn, dy, a.Norm, N, hp, wp, th)
 	dt := n.buf("dt", M*C)
-	lnBwd(dt, dtn, a.tbody, M, C, n.normW.Data, a.nm, a.nr, n.normW.Grad, n.normB.Grad, false, th)
+	lnBwd(dt, dtn, a.Body, M, C, n.normW.Data, a.NormMean, a.NormRstd, n.normW.Grad, n.normB.Grad, false, th)
 
 	sc := n.bwdScratch(M, C, cfg.Hidden())
 	for g := len(n.groups) - 1; g >= 0; g-- {
 		// t_out = t_b + conv(t_b): dt_b = dt + conv^T(dt).
 		copy(sc.c1, dt)
-		n.groups[g].conv.bwd(sc.c1, dt, a.gout[g], N, hp, wp, th)
+		n.groups[g].conv.bwd(sc.c1, dt, a.GroupOut[g], N, hp, wp, th)
 		copy(dt, sc.c1)
 		for i := len(n.groups[g].blocks) - 1; i >= 0; i-- {
-			n.blockBwd(dt, a, n.groups[g].blocks[i], a.blocks[g][i], sc, th)
+			n.blockBwd(dt, a, n.groups[g].blocks[i], &a.Blocks[g][i], sc, th)
 		}
 	}
 	// f0 feeds both the body and the residual of step 5.
 	addInto(dt, dy, th)
 	dxp := n.zbuf("dxp", M*c)
-	n.convFirst.bwd(dxp, dt, a.xp, N, hp, wp, th)
+	n.convFirst.bwd(dxp, dt, a.X, N, hp, wp, th)
 	// Steps 1-2: the padded pixels' gradients flow back to their mirror
 	// sources; the normalisation scales by img_range.
 	n.inputGrad = make([]float32, N*c*H*W)
@@ -125,7 +126,7 @@ func (n *Net) bwdScratch(M, C, hid int) *bwdScratch {
 
 // blockBwd turns dt, the gradient of block b's output, into the gradient of
 // its input, accumulating the block's parameter gradients.
-func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *bwdScratch, th int) {
+func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *model.BlockSave, sc *bwdScratch, th int) {
 	cfg := n.cfg
 	C, hid, half := cfg.EmbedDim, cfg.Hidden(), cfg.EmbedDim/2
 	N, hp, wp := a.N, a.hp, a.wp
@@ -134,45 +135,49 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 
 	// t2 = t1 + m2*norm2(f).
 	dln, df := sc.c1, sc.c2
-	scaleRows(dln, dt, ba.m2, P, C, th)
-	lnBwd(df, dln, ba.f, M, C, b.norm2W.Data, ba.ln2m, ba.ln2r, b.norm2W.Grad, b.norm2B.Grad, false, th)
+	scaleRows(dln, dt, ba.Mul2, P, C, th)
+	lnBwd(df, dln, ba.F, M, C, b.norm2W.Data, ba.LN2Mean, ba.LN2Rstd, b.norm2W.Grad, b.norm2B.Grad, false, th)
 
-	// Recompute g1 = GELU(u1), g2 = GELU(d1), u2 = g1 + dw2(g2).
-	geluInto(a.g1, ba.u1, th)
-	geluInto(a.g2, ba.d1, th)
-	dwFwd(a.u2, a.g2, N, hp, wp, hid, b.dw2p, b.dw2B.Data, th)
-	addInto(a.u2, a.g1, th)
+	// Recompute g1 = GELU(u1), g2 = GELU(d1), u2 = g1 + dw2(g2) as the
+	// forward pass computed them.
+	dw1p, dw2p := b.mb.DepthwiseWeights()
+	geluInto(a.g1, ba.U1, th)
+	geluInto(a.g2, ba.D1, th)
+	copy(a.u2, a.g1)
+	model.Depthwise(a.u2, a.g2, N, hp, wp, hid, dw2p, b.dw2B.Data, true, th)
 	// f = fc2(u2).
 	du2 := sc.h1
 	linearBwd(du2, hid, df, C, a.u2, hid, b.fc2.w.Data, b.fc2.w.Grad, b.fc2.b.Grad, M, hid, C, false, th)
 	// u2 = g1 + dw2(g2): dg1 = du2, dg2 = dw2^T(du2).
 	dg2 := sc.h2
 	clear(dg2)
-	dwBwd(dg2, du2, a.g2, N, hp, wp, hid, b.dw2p, b.dw2W.Grad, b.dw2B.Grad, th)
+	dwBwd(dg2, du2, a.g2, N, hp, wp, hid, dw2p, b.dw2W.Grad, b.dw2B.Grad, th)
 	// g2 = GELU(d1).
-	mulGeluGrad(dg2, ba.d1, th)
+	mulGeluGrad(dg2, ba.D1, th)
 	// d1 = dw1(g1): dg1 += dw1^T(dd1).
-	dwBwd(du2, dg2, a.g1, N, hp, wp, hid, b.dw1p, b.dw1W.Grad, b.dw1B.Grad, th)
+	dwBwd(du2, dg2, a.g1, N, hp, wp, hid, dw1p, b.dw1W.Grad, b.dw1B.Grad, th)
 	// g1 = GELU(u1).
-	mulGeluGrad(du2, ba.u1, th)
-	// u1 = fc1(t1), t1 = tin + m1*norm1(a) (recomputed).
+	mulGeluGrad(du2, ba.U1, th)
+	// u1 = fc1(t1), t1 = tin + m1*norm1(a) (recomputed as the forward pass
+	// computed it).
 	t1 := sc.c3
-	lnRecompute(t1, ba.a, M, C, b.norm1W.Data, b.norm1B.Data, ba.ln1m, ba.ln1r, th)
-	scaleRows(t1, t1, ba.m1, P, C, th)
-	addInto(t1, ba.tin, th)
+	par.For(M, th, func(_, lo, hi int) {
+		vmath.LayerNormRows(t1[lo*C:hi*C], ba.A[lo*C:hi*C], hi-lo, C, b.norm1W.Data, b.norm1B.Data, model.LayerNormEps, nil, nil)
+	})
+	residualRows(t1, ba.In, ba.Mul1, P, C, th)
 	linearBwd(dt, C, du2, hid, t1, C, b.fc1.w.Data, b.fc1.w.Grad, b.fc1.b.Grad, M, C, hid, true, th)
 
 	// t1 = tin + m1*norm1(a): dtin = dt1, da = norm1^T(m1*dt1).
 	da := sc.c2
-	scaleRows(dln, dt, ba.m1, P, C, th)
-	lnBwd(da, dln, ba.a, M, C, b.norm1W.Data, ba.ln1m, ba.ln1r, b.norm1W.Grad, b.norm1B.Grad, false, th)
+	scaleRows(dln, dt, ba.Mul1, P, C, th)
+	lnBwd(da, dln, ba.A, M, C, b.norm1W.Data, ba.LN1Mean, ba.LN1Rstd, b.norm1W.Grad, b.norm1B.Grad, false, th)
 	// a = proj(o).
 	do := sc.c1
 	if b.proj.w != nil {
-		linearBwd(do, C, da, C, ba.o, C, b.proj.w.Data, b.proj.w.Grad, b.proj.b.Grad, M, C, C, false, th)
+		linearBwd(do, C, da, C, ba.O, C, b.proj.w.Data, b.proj.w.Grad, b.proj.b.Grad, M, C, C, false, th)
 	} else {
-		linearBwd(do, C, da, C, ba.o, C, b.p1.w.Data, b.p1.w.Grad, b.p1.b.Grad, M, half, half, false, th)
-		linearBwd(do[half:], C, da[half:], C, ba.o[half:], C, b.p2.w.Data, b.p2.w.Grad, b.p2.b.Grad, M, half, half, false, th)
+		linearBwd(do, C, da, C, ba.O, C, b.p1.w.Data, b.p1.w.Grad, b.p1.b.Grad, M, half, half, false, th)
+		linearBwd(do[half:], C, da[half:], C, ba.O[half:], C, b.p2.w.Data, b.p2.w.Grad, b.p2.b.Grad, M, half, half, false, th)
 	}
 
 	n.attnBwd(do, a, b, ba, sc, th)
@@ -183,8 +188,8 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 		for r := lo; r < hi; r++ {
 			for h := range b.heads {
 				o := r*C + h*d
-				normBwd(sc.dq[o:o+d], ba.qn[o:o+d], ba.qnorm[r*b.heads+h])
-				normBwd(sc.dk[o:o+d], ba.kn[o:o+d], ba.knorm[r*b.heads+h])
+				normBwd(sc.dq[o:o+d], ba.Q[o:o+d], ba.QNorm[r*b.heads+h])
+				normBwd(sc.dk[o:o+d], ba.K[o:o+d], ba.KNorm[r*b.heads+h])
 			}
 		}
 	})
@@ -200,7 +205,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 				copy(sc.dqkv[r*3*C+2*C:], sc.dv[r*C:(r+1)*C])
 			}
 		})
-		linearBwd(dt, C, sc.dqkv, 3*C, ba.tin, C, b.qkv.w.Data, b.qkv.w.Grad, b.qkv.b.Grad, M, C, 3*C, true, th)
+		linearBwd(dt, C, sc.dqkv, 3*C, ba.In, C, b.qkv.w.Data, b.qkv.w.Grad, b.qkv.b.Grad, M, C, 3*C, true, th)
 		return
 	}
 	// GRL: q = x + [q1(x0), q2(x1)]: dx += dq + dq0 Wq1 | dq1 Wq2; same for k, v.
@@ -209,8 +214,8 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 		l1, l2 lin
 	}{{sc.dq, b.q1, b.q2}, {sc.dk, b.k1, b.k2}, {sc.dv, b.v1, b.v2}} {
 		addInto(dt, q.dy, th)
-		linearBwd(dt, C, q.dy, C, ba.tin, C, q.l1.w.Data, q.l1.w.Grad, q.l1.b.Grad, M, half, half, true, th)
-		linearBwd(dt[half:], C, q.dy[half:], C, ba.tin[half:], C, q.l2.w.Data, q.l2.w.Grad, q.l2.b.Grad, M, half, half, true, th)
+		linearBwd(dt, C, q.dy, C, ba.In, C, q.l1.w.Data, q.l1.w.Grad, q.l1.b.Grad, M, half, half, true, th)
+		linearBwd(dt[half:], C, q.dy[half:], C, ba.In[half:], C, q.l2.w.Data, q.l2.w.Grad, q.l2.b.Grad, M, half, half, true, th)
 	}
 }
 
@@ -218,7 +223,7 @@ func (n *Net) blockBwd(dt []float32, a *activations, b *blk, ba *blockActs, sc *
 // (token order) it fills sc.dq, sc.dk (gradients of the normalised q, k)
 // and sc.dv, and the position-bias and logit-scale gradients. The
 // probabilities are recomputed from q, k and the saved log-sum-exp.
-func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *bwdScratch, th int) {
+func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *model.BlockSave, sc *bwdScratch, th int) {
 	C := n.cfg.EmbedDim
 	N, hp, wp := a.N, a.hp, a.wp
 	P := hp * wp
@@ -237,12 +242,12 @@ func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *b
 			db := dBias[ch*b.heads*nn : (ch+1)*b.heads*nn]
 			for wi := ch * windowChunk; wi < min((ch+1)*windowChunk, total); wi++ {
 				img, w := wi/nW, wi%nW
-				ix := geo.index[w*b.n : (w+1)*b.n]
+				ix := geo.Index[w*b.n : (w+1)*b.n]
 				var lab []int32
-				if geo.labels != nil {
-					lab = geo.labels[w*b.n : (w+1)*b.n]
+				if geo.Labels != nil {
+					lab = geo.Labels[w*b.n : (w+1)*b.n]
 				}
-				ws.gather(ba.qn, ba.kn, ba.v, ba.o, do, ix, img*P, C)
+				ws.gather(ba.Q, ba.K, ba.V, ba.O, do, ix, img*P, C)
 				for h := range b.heads {
 					// P, recomputed exactly as the forward pass did.
 					ws.probs(b, h, d, C, lab)
@@ -257,7 +262,7 @@ func (n *Net) attnBwd(do []float32, a *activations, b *blk, ba *blockActs, sc *b
 					// dS kn and dS^T qn; dscale = sum dS.(qn kn^T) = sum_i qn_i.(dS kn)_i.
 					gemm.NN(b.n, d, b.n, ws.dp, b.n, ws.kn[h*d:], C, ws.dq[h*d:], C, false)
 					gemm.TN(b.n, d, b.n, ws.dp, b.n, ws.qn[h*d:], C, ws.dk[h*d:], C, false)
-					scl := b.scale[h]
+					scl := b.mb.LogitScales()[h]
 					var dsc float64
 					for i := range b.n {
 						for c := h * d; c < (h+1)*d; c++ {
@@ -324,13 +329,21 @@ func scaleRows(dst, src, m []float32, P, C, th int) {
 	})
 }
 
-// lnRecompute applies a LayerNorm with saved statistics.
-func lnRecompute(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
-	par.For(m, th, func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			mu, rs := float64(mean[i]), float64(rstd[i])
-			for j := range c {
-				dst[i*c+j] = float32((float64(src[i*c+j])-mu)*rs)*g[j] + b[j]
+// residualRows sets t = in + m[img]*t row-wise per image (P rows of C
+// values), as the forward pass's residual added the branch t to in.
+func residualRows(t, in, m []float32, P, C, th int) {
+	par.For(len(m), th, func(_, lo, hi int) {
+		for img := lo; img < hi; img++ {
+			s := m[img]
+			tt, x := t[img*P*C:(img+1)*P*C], in[img*P*C:(img+1)*P*C]
+			if s == 1 {
+				for j, v := range x {
+					tt[j] = v + tt[j]
+				}
+				continue
+			}
+			for j, v := range x {
+				tt[j] = v + s*tt[j]
 			}
 		}
 	})

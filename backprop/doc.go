@@ -1,21 +1,22 @@
 // Package backprop is GRFormer with gradients: the network of package model,
-// with a training forward pass that keeps what the backward pass needs and
-// the backward pass of every layer written out by hand, in the spirit of
-// llm.c. It computes the mean L1 loss of a batch and the gradient of every
+// whose forward pass (model.Layers.Forward, the one inference runs) keeps
+// what the backward pass needs (model.Saved), and the backward pass of every
+// layer written out by hand, in the spirit of llm.c. It computes the mean L1 loss of a batch and the gradient of every
 // parameter (by PyTorch key) and of the input.
 //
 // # Map
 //
 //	net.go       Net, NewNet (parameters bound by PyTorch key, variants),
-//	             Params/StateDict, position-bias forward and backward
-//	step.go      Step (forward + backward), the training forward pass,
-//	             what each block keeps (blockActs), drop path
+//	             Params/StateDict, prepare (the parameters loaded into the
+//	             forward pass's model.Layers), position-bias backward
+//	step.go      Step (forward + backward), the training forward pass
+//	             (model.Layers.Forward with drop path), the activations
 //	backward.go  the backward pass: loss, upsampler, convolutions, norm,
 //	             blocks in reverse, windowed attention with recomputed
 //	             probabilities, input gradient through the reflect padding
-//	ops.go       layer primitives with their backward passes: Linear (on
+//	ops.go       the backward passes of the layer primitives: Linear (on
 //	             the GEMM micro-kernels), 3x3 conv by im2col, depthwise conv,
-//	             LayerNorm, GELU
+//	             LayerNorm
 //
 // # Memory
 //
@@ -35,6 +36,10 @@
 // number of threads. Stochastic depth is drawn from dropSeed alone.
 //
 // # Exactness
+//
+// Without drop path, the training forward pass computes what model.Forward
+// computes, bit for bit (TestForwardEqualsInference): both run the same
+// code on the same kernels.
 //
 // The gradients match the reference's float64 gradients of the golden cases
 // grad_tiny_x2 and grad_light_x4 (every parameter tensor within 1e-3 of its

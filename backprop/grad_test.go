@@ -21,7 +21,8 @@ const (
 	sharedGolden   = "../../shared/golden"
 )
 
-func loadNet(t testing.TB, path string) *Net {
+// loadStateDict reads a checkpoint and derives its configuration.
+func loadStateDict(t testing.TB, path string) (model.Config, checkpoint.StateDict) {
 	t.Helper()
 	sd, err := checkpoint.Load(path)
 	if err != nil {
@@ -31,7 +32,12 @@ func loadNet(t testing.TB, path string) *Net {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := NewNet(cfg, sd)
+	return cfg, sd
+}
+
+func loadNet(t testing.TB, path string) *Net {
+	t.Helper()
+	n, err := NewNet(loadStateDict(t, path))
 	if err != nil {
 		t.Fatal(err)
 	}

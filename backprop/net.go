@@ -2,13 +2,11 @@ package backprop
 
 import (
 	"fmt"
-	"math"
 	"runtime"
 	"slices"
 	"sort"
 
 	"github.com/grformer/grformer/checkpoint"
-	"github.com/grformer/grformer/internal/kernels"
 	"github.com/grformer/grformer/internal/param"
 	"github.com/grformer/grformer/model"
 )
@@ -30,7 +28,10 @@ type Net struct {
 	groups                         []*group
 	normW, normB                   *param.Param
 
-	geos      map[geoKey]*geometry
+	layers    *model.Layers    // the forward pass's form of the parameters (prepare)
+	ws        *model.Workspace // the forward pass's buffers
+	wsThreads int              // goroutines ws is made for
+	geos      model.GeometryCache
 	acts      *activations // of the last forward pass
 	inputGrad []float32
 	bufs      map[string][]float32
@@ -64,15 +65,14 @@ type blk struct {
 	index    []int64   // relative position index [n*n]
 	coords   []float32 // MLP input table, rows x 2
 	mlpHid   int
-	bias     []float32 // [heads][n][n], computed at each forward
 	hasBias  bool      // false for the "none" variant
-	mlpPre   []float32 // MLP hidden pre-activations [rows][hid]
-	mlpOut   []float32 // MLP outputs [rows][heads]
-	dw1p     []float32 // packed depthwise weights [9][hid]
-	dw2p     []float32
-	scale    []float32 // exp(min(ls, ln 100)) per head
 	dBiasAcc []float32 // dLoss/dbias [heads][n][n] of the current backward
 	dScale   []float64 // dLoss/dscale per head
+
+	// mb is the block in the forward pass's form (set by prepare): packed
+	// weights, the position bias, the clamped logit scales and the bias
+	// MLP's pre-activations of the current parameters.
+	mb *model.Block
 }
 
 // lin is a Linear layer's parameters.
@@ -86,7 +86,7 @@ func NewNet(cfg model.Config, sd checkpoint.StateDict) (*Net, error) {
 	if err := model.CheckStateDict(cfg, sd); err != nil {
 		return nil, err
 	}
-	n := &Net{cfg: cfg, byName: map[string]*param.Param{}, geos: map[geoKey]*geometry{}, bufs: map[string][]float32{}}
+	n := &Net{cfg: cfg, byName: map[string]*param.Param{}, geos: model.GeometryCache{}, bufs: map[string][]float32{}}
 	for _, s := range model.Schema(cfg) {
 		if s.Kind != model.Parameter {
 			continue
@@ -146,10 +146,8 @@ func NewNet(cfg model.Config, sd checkpoint.StateDict) (*Net, error) {
 			b.index = model.RelativePositionIndex(b.wh, b.ww)
 			b.coords = model.CoordTable(cfg.Bias(), b.wh, b.ww)
 			b.mlpHid = model.BiasMLPHidden(cfg.Bias())
-			b.bias = make([]float32, b.heads*b.n*b.n)
 			b.hasBias = cfg.Bias() != model.BiasNone
 			b.dBiasAcc = make([]float32, b.heads*b.n*b.n)
-			b.scale = make([]float32, b.heads)
 			b.dScale = make([]float64, b.heads)
 			grp.blocks = append(grp.blocks, b)
 		}
@@ -206,80 +204,53 @@ func (n *Net) ZeroGrad() {
 	}
 }
 
-// prepare refreshes what depends on the weights: packed convolution
-// weights, clamped logit scales and the position bias of every block.
-func (n *Net) prepare() {
+// prepare refreshes what depends on the weights: the forward pass's layers
+// (packed weights, clamped logit scales, the position bias of every block)
+// and the backward pass's packed convolution weights.
+func (n *Net) prepare() error {
 	for _, c := range []*conv3{n.convFirst, n.convAfter, n.upsample} {
 		c.pack()
 	}
-	ln100 := float32(math.Log(100))
-	hid := n.cfg.Hidden()
 	for _, g := range n.groups {
 		g.conv.pack()
-		for _, b := range g.blocks {
-			b.dw1p = kernels.PackDepthwise3x3(b.dw1W.Data, hid)
-			b.dw2p = kernels.PackDepthwise3x3(b.dw2W.Data, hid)
-			for h, v := range b.logitScale.Data {
-				b.scale[h] = float32(math.Exp(float64(min(v, ln100))))
-			}
-			b.computeBias()
-		}
 	}
-}
-
-// computeBias evaluates the position bias [heads][n][n] (spec, GRSA step 6),
-// keeping the MLP's intermediate values for the backward pass.
-func (b *blk) computeBias() {
-	nn := b.n * b.n
-	switch {
-	case b.mlp0W != nil:
-		rows := len(b.coords) / 2
-		if b.mlpPre == nil {
-			b.mlpPre = make([]float32, rows*b.mlpHid)
-			b.mlpOut = make([]float32, rows*b.heads)
+	if n.layers == nil {
+		l, err := model.NewLayers(n.cfg)
+		if err != nil {
+			return err
 		}
-		kernels.Linear(b.mlpPre, b.mlpHid, b.coords, 2, b.mlp0W.Data, b.mlp0B.Data, rows, 2, b.mlpHid)
-		relu := make([]float32, len(b.mlpPre))
-		for i, v := range b.mlpPre {
-			relu[i] = max(v, 0)
-		}
-		kernels.Linear(b.mlpOut, b.heads, relu, b.mlpHid, b.mlp2W.Data, nil, rows, b.mlpHid, b.heads)
-		for h := range b.heads {
-			for ij, r := range b.index {
-				v := float64(b.mlpOut[int(r)*b.heads+h])
-				b.bias[h*nn+ij] = float32(16 / (1 + math.Exp(-v)))
+		for g, grp := range n.groups {
+			for i, b := range grp.blocks {
+				b.mb = l.Block(g, i)
 			}
 		}
-	case b.table != nil:
-		for h := range b.heads {
-			for ij, r := range b.index {
-				b.bias[h*nn+ij] = b.table.Data[int(r)*b.heads+h]
-			}
-		}
-	default:
-		clear(b.bias)
+		n.layers = l
 	}
+	n.layers.Load(func(key string) []float32 { return n.byName[key].Data })
+	return nil
 }
 
 // biasBackward turns dLoss/dbias (b.dBiasAcc) into parameter gradients.
 func (b *blk) biasBackward() {
 	nn := b.n * b.n
+	bias, scale := b.mb.Bias(), b.mb.LogitScales()
 	switch {
 	case b.mlp0W != nil:
 		rows := len(b.coords) / 2
 		dOut := make([]float64, rows*b.heads)
 		for h := range b.heads {
 			for ij, r := range b.index {
-				bv := float64(b.bias[h*nn+ij]) / 16 // sigmoid
+				bv := float64(bias[h*nn+ij]) / 16 // sigmoid
 				dOut[int(r)*b.heads+h] += float64(b.dBiasAcc[h*nn+ij]) * 16 * bv * (1 - bv)
 			}
 		}
 		// out = W2 relu(pre); pre = W0 coords + b0.
 		hid := b.mlpHid
+		mlpPre := b.mb.BiasHidden()
 		dPre := make([]float64, rows*hid)
 		w2, dw2 := b.mlp2W.Data, b.mlp2W.Grad
 		for r := range rows {
-			pre := b.mlpPre[r*hid : (r+1)*hid]
+			pre := mlpPre[r*hid : (r+1)*hid]
 			for h := range b.heads {
 				g := dOut[r*b.heads+h]
 				if g == 0 {
@@ -315,34 +286,16 @@ func (b *blk) biasBackward() {
 	}
 	// logit_scale: scale = exp(min(ls, ln 100)); the clamp passes no
 	// gradient above ln 100.
-	ln100 := float32(math.Log(100))
 	for h, v := range b.logitScale.Data {
-		if v <= ln100 {
-			b.logitScale.Grad[h] += float32(b.dScale[h] * float64(b.scale[h]))
+		if model.LogitScalePasses(v) {
+			b.logitScale.Grad[h] += float32(b.dScale[h] * float64(scale[h]))
 		}
 	}
 }
 
-// geometry holds a block's window index map (with the image offset added
-// per image by the caller) and mask labels for one padded size.
-type geometry struct {
-	index  []int32
-	labels []int32
-}
-
-type geoKey struct{ hp, wp, wh, ww, sh, sw int }
-
-func (n *Net) geometry(hp, wp int, b *blk) *geometry {
-	k := geoKey{hp, wp, b.wh, b.ww, b.sh, b.sw}
-	if g, ok := n.geos[k]; ok {
-		return g
-	}
-	g := &geometry{index: model.WindowIndex(hp, wp, b.wh, b.ww, b.sh, b.sw)}
-	if b.sh != 0 || b.sw != 0 {
-		g.labels = model.ShiftLabels(hp, wp, b.wh, b.ww, b.sh, b.sw)
-	}
-	n.geos[k] = g
-	return g
+// geometry returns block b's window geometry at padded size hp x wp.
+func (n *Net) geometry(hp, wp int, b *blk) *model.Geometry {
+	return n.geos.Get(hp, wp, b.wh, b.ww, b.sh, b.sw)
 }
 
 // buf returns the named scratch buffer with at least size values, reused

@@ -8,16 +8,8 @@ import (
 	"github.com/grformer/grformer/internal/vmath"
 )
 
-// linearFwd computes y[m, out] = x[m, in] W^T + b (W in PyTorch layout),
-// x with row stride ldx, y with row stride ldy; with acc, y is added to.
-// Rows are split over the goroutines.
-func linearFwd(y []float32, ldy int, x []float32, ldx int, w, b []float32, m, in, out int, acc bool, th int) {
-	par.For(m, th, func(_, lo, hi int) {
-		gemm.Gemm(false, true, hi-lo, out, in, x[lo*ldx:], ldx, w, in, y[lo*ldy:], ldy, b, acc)
-	})
-}
-
-// linearBwd is the backward pass of linearFwd: dx (+)= dy W (if dx is not
+// linearBwd is the backward pass of a Linear layer y[m, out] = x[m, in] W^T
+// + b (W in PyTorch layout, row strides ldx, lddy): dx (+)= dy W (if dx is not
 // nil; accumulated when accDx), dW += dy^T x, db += colsum(dy). The weight
 // gradient is split over output rows, so the result does not depend on the
 // number of goroutines.
@@ -86,28 +78,11 @@ func (c *conv3) colBufs(th int) [][]float32 {
 }
 
 func (c *conv3) pack() {
-	c.wp = kernels.PackConv3x3(c.w, c.cout, c.cin)
-	if c.dwp == nil {
+	if c.wp == nil {
+		c.wp = make([]float32, c.cout*9*c.cin)
 		c.dwp = make([]float32, len(c.wp))
 	}
-}
-
-// fwd runs the convolution on n images of h x w: src [n*h*w, cin] to dst
-// [n*h*w, cout]. col is scratch per goroutine.
-func (c *conv3) fwd(dst, src []float32, n, h, w int, th int) {
-	P := h * w
-	k := 9 * c.cin
-	cols := c.colBufs(th)
-	par.For(n*P, th, func(tid, lo, hi int) {
-		col := cols[tid]
-		for p := lo; p < hi; {
-			img, q := p/P, p%P
-			rows := min(colChunk, hi-p, P-q)
-			kernels.Im2Col(col, src[img*P*c.cin:], h, w, c.cin, q, rows)
-			gemm.Gemm(false, true, rows, c.cout, k, col, k, c.wp, k, dst[p*c.cout:], c.cout, c.b, false)
-			p += rows
-		}
-	})
+	kernels.PackConv3x3Into(c.wp, c.w, c.cout, c.cin)
 }
 
 // colChunk is how many pixels become im2col rows at a time.
@@ -166,18 +141,6 @@ func (c *conv3) bwd(dsrc, ddst, src []float32, n, h, w int, th int) {
 	}
 }
 
-// dwFwd is the depthwise 3x3 conv on n images [h*w, ch] with PyTorch
-// weight [ch, 1, 3, 3] packed as wp [9][ch].
-func dwFwd(dst, src []float32, n, h, w, ch int, wp, b []float32, th int) {
-	P := h * w
-	par.For(n*h, th, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			img, y := r/h, r%h
-			dwconv.Conv3x3(dst[img*P*ch:(img+1)*P*ch], src[img*P*ch:(img+1)*P*ch], h, w, ch, wp, b, y, y+1, false)
-		}
-	})
-}
-
 // dwBwd: dsrc += dwconv^T(ddst); dw (PyTorch [ch,1,3,3]) and db accumulate.
 // The input gradient is the depthwise convolution of ddst with the kernel
 // rotated by 180 degrees (tap t becomes 8-t), on the assembly kernel.
@@ -225,13 +188,6 @@ func dwBwd(dsrc, ddst, src []float32, n, h, w, ch int, wp, dw, db []float32, th 
 
 // dwRows is the row chunk of the depthwise weight gradient's partial sums.
 const dwRows = 8
-
-// lnFwd is LayerNorm over c channels of m rows, saving mean and 1/std.
-func lnFwd(dst, src []float32, m, c int, g, b, mean, rstd []float32, th int) {
-	par.For(m, th, func(_, lo, hi int) {
-		vmath.LayerNormRows(dst[lo*c:hi*c], src[lo*c:hi*c], hi-lo, c, g, b, 1e-5, mean[lo:hi], rstd[lo:hi])
-	})
-}
 
 // lnBwd: dsrc (+)= LayerNorm backward of dy; dg, db accumulate. The
 // parameter gradients are reduced per channel over all rows in a fixed

@@ -104,39 +104,74 @@ func ESRPBMLP(table, w0, b0, w2 []float32, heads int) []float32 {
 func biasMLP(table, w0, b0, w2 []float32, hidW, heads int) []float32 {
 	rows := len(table) / 2
 	hid := make([]float32, rows*hidW)
-	kernels.Linear(hid, hidW, table, 2, w0, b0, rows, 2, hidW)
-	for i, v := range hid {
-		hid[i] = max(v, 0)
-	}
 	out := make([]float32, rows*heads)
-	kernels.Linear(out, heads, hid, hidW, w2, nil, rows, hidW, heads)
+	BiasMLPInto(out, hid, hid, table, w0, b0, w2, hidW, heads)
 	return out
+}
+
+// BiasMLPInto runs a position-bias MLP, Linear(2 -> hidW, bias), ReLU,
+// Linear(hidW -> heads, no bias), on every row of table [rows][2] into out
+// [rows][heads]. pre receives the hidden pre-activations [rows][hidW] and
+// act their ReLU (act may be pre when the pre-activations are not needed).
+// It does not allocate.
+func BiasMLPInto(out, pre, act, table, w0, b0, w2 []float32, hidW, heads int) {
+	rows := len(table) / 2
+	kernels.Linear(pre, hidW, table, 2, w0, b0, rows, 2, hidW)
+	for i, v := range pre[:rows*hidW] {
+		act[i] = max(v, 0)
+	}
+	kernels.Linear(out, heads, act, hidW, w2, nil, rows, hidW, heads)
 }
 
 // TableBias expands a learned table [rows][heads] to [heads][n][n] without
 // any squashing (the "table" variant, SwinIR's bias).
 func TableBias(table []float32, index []int64, heads, n int) []float32 {
 	bias := make([]float32, heads*n*n)
+	TableBiasInto(bias, table, index, heads, n)
+	return bias
+}
+
+// TableBiasInto is TableBias into bias [heads][n][n].
+func TableBiasInto(bias, table []float32, index []int64, heads, n int) {
 	for h := range heads {
 		for ij, r := range index {
 			bias[h*n*n+ij] = table[int(r)*heads+h]
 		}
 	}
-	return bias
 }
 
 // ESRPBBias expands the MLP output [rows][heads] to the per-head bias
 // [heads][n][n] = 16*sigmoid(mlp[index[i][j]][head]).
 func ESRPBBias(mlpOut []float32, index []int64, heads, n int) []float32 {
 	bias := make([]float32, heads*n*n)
+	ESRPBBiasInto(bias, mlpOut, index, heads, n)
+	return bias
+}
+
+// ESRPBBiasInto is ESRPBBias into bias [heads][n][n].
+func ESRPBBiasInto(bias, mlpOut []float32, index []int64, heads, n int) {
 	for h := range heads {
 		for ij, r := range index {
 			v := float64(mlpOut[int(r)*heads+h])
 			bias[h*n*n+ij] = float32(16 / (1 + math.Exp(-v)))
 		}
 	}
-	return bias
 }
+
+// logitScaleMax is the clamp of the learned log logit scale, ln 100.
+var logitScaleMax = float32(math.Log(100))
+
+// LogitScales sets dst[h] = exp(min(raw[h], ln 100)), the logit scale of
+// each head from its learned logarithm (spec, GRSA step 5).
+func LogitScales(dst, raw []float32) {
+	for h, v := range raw {
+		dst[h] = float32(math.Exp(float64(min(v, logitScaleMax))))
+	}
+}
+
+// LogitScalePasses reports whether the clamp of LogitScales passes raw
+// through (raw <= ln 100), so that its gradient flows.
+func LogitScalePasses(raw float32) bool { return raw <= logitScaleMax }
 
 // pySlice resolves Python's slice(a, b) (nil b = None) on a length-l axis to
 // the half-open range [lo, hi), empty when lo >= hi.
@@ -273,7 +308,7 @@ const maskedAt = -1e4
 // checkMask compares a stored shift mask with the computed one: an entry
 // must be 0 where the computed mask is 0, and at most maskedAt (-Inf
 // included) where it masks.
-func checkMask(key string, t *checkpoint.Tensor, size int, b *block) error {
+func checkMask(key string, t *checkpoint.Tensor, size int, b *Block) error {
 	if t.F32 == nil {
 		return fmt.Errorf("model: buffer %s has dtype %s, want float", key, t.DType)
 	}

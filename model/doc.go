@@ -9,11 +9,17 @@
 //	weights.go    ConfigFrom (configuration derived from checkpoint keys and
 //	              shapes) and the strict by-name loader (missing, unexpected
 //	              and mis-shaped keys are errors naming the key and shapes)
-//	model.go      Model, New, Forward: pad, conv_first, residual groups,
-//	              norm, conv_after_body, pixel-shuffle upsampler
-//	block.go      one block: roll, window partition, GRSA, post-norm, ConvFFN
-//	attention.go  ES-RPB (table, index, MLP, bias), the shift mask (as region
-//	              labels per window token), buffer checks
+//	model.go      Model, New, Forward (one image at a time, pooled workspaces)
+//	forward.go    the forward pass, written once for inference and training:
+//	              pad, conv_first, residual groups, norm, conv_after_body,
+//	              pixel-shuffle upsampler; Layers (the training network's
+//	              parameters in this form, reloaded after each update),
+//	              Saved (what the backward pass needs), the geometry cache
+//	block.go      one block: roll, window partition, GRSA, post-norm, ConvFFN,
+//	              with BlockSave; the Workspace and its size (WorkspaceBytes)
+//	attention.go  ES-RPB (table, index, MLP, bias), the logit-scale clamp,
+//	              the shift mask (as region labels per window token), buffer
+//	              checks
 //
 // # Data layout
 //

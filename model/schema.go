@@ -301,7 +301,7 @@ func checkBuffer(cfg Config, s TensorSpec, t *checkpoint.Tensor) error {
 	switch {
 	case strings.HasSuffix(s.Key, ".attn_mask"):
 		i, _ := strconv.Atoi(reBlock.FindStringSubmatch(s.Key)[2])
-		b := &block{}
+		b := &Block{}
 		b.wh, b.ww, b.sh, b.sw = cfg.BlockWindow(i)
 		return checkMask(s.Key, t, cfg.ImgSize, b)
 	case strings.HasSuffix(s.Key, ".relative_position_index"):

@@ -113,6 +113,16 @@ func PackNN(k, n int, b []float32, ldb int) *PackedB {
 	return p
 }
 
+// RepackNT packs new values of B, stored [n×k] with row stride ldb as for PackNT (same n and
+// k), into p, for weights that change between uses (training). It does not allocate; it must
+// not run concurrently with Mul.
+func (p *PackedB) RepackNT(b []float32, ldb int) {
+	if p.k > 0 {
+		checkMat("B", p.n, p.k, b, ldb)
+		packNT(p.data, p.n, p.k, b, ldb)
+	}
+}
+
 // N is the number of output columns (rows of the [n×k] weight).
 func (p *PackedB) N() int { return p.n }
 

@@ -5,6 +5,12 @@ package kernels
 // 9*cin values per output channel, matching an im2col row of the input.
 func PackConv3x3(w []float32, cout, cin int) []float32 {
 	p := make([]float32, cout*9*cin)
+	PackConv3x3Into(p, w, cout, cin)
+	return p
+}
+
+// PackConv3x3Into is PackConv3x3 into dst (cout*9*cin values).
+func PackConv3x3Into(p, w []float32, cout, cin int) {
 	for o := 0; o < cout; o++ {
 		for i := 0; i < cin; i++ {
 			for t := 0; t < 9; t++ {
@@ -12,7 +18,6 @@ func PackConv3x3(w []float32, cout, cin int) []float32 {
 			}
 		}
 	}
-	return p
 }
 
 // Im2Col fills col [rows, 9*cin] with the 3x3 neighbourhoods (zero padding
@@ -41,10 +46,15 @@ func Im2Col(col, src []float32, h, w, cin, p0, rows int) {
 // the layout of internal/dwconv.
 func PackDepthwise3x3(w []float32, c int) []float32 {
 	p := make([]float32, 9*c)
+	PackDepthwise3x3Into(p, w, c)
+	return p
+}
+
+// PackDepthwise3x3Into is PackDepthwise3x3 into dst (9*c values).
+func PackDepthwise3x3Into(p, w []float32, c int) {
 	for ch := 0; ch < c; ch++ {
 		for t := 0; t < 9; t++ {
 			p[t*c+ch] = w[ch*9+t]
 		}
 	}
-	return p
 }

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/grformer/grformer/internal/kerneltest"
@@ -136,4 +137,31 @@ func guarded(x []float32) []float32 {
 	g := kerneltest.Floats(len(x))
 	copy(g, x)
 	return g
+}
+
+// TestSetWeights: a layer given new weights by SetWeights computes what a
+// layer built with them computes, bit for bit.
+func TestSetWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const h, w, cin, cout = 5, 9, 12, 40
+	src := randSlice(r, h*w*cin)
+	c := NewConv3(randSlice(r, cout*cin*9), randSlice(r, cout), cout, cin)
+	d := NewDense(randSlice(r, cout*cin), nil, cout, cin)
+	for range 2 {
+		wt, lw, bias := randSlice(r, cout*cin*9), randSlice(r, cout*cin), randSlice(r, cout)
+		c.SetWeights(wt, bias)
+		d.SetWeights(lw, bias)
+		col := make([]float32, ColRows*9*cin)
+		got, want := make([]float32, h*w*cout), make([]float32, h*w*cout)
+		c.Apply(got, src, h, w, col, 0, h)
+		NewConv3(wt, bias, cout, cin).Apply(want, src, h, w, col, 0, h)
+		if !slices.Equal(got, want) {
+			t.Fatal("Conv3.SetWeights differs from NewConv3")
+		}
+		d.Apply(got, cout, src, cin, h*w, false)
+		NewDense(lw, bias, cout, cin).Apply(want, cout, src, cin, h*w, false)
+		if !slices.Equal(got, want) {
+			t.Fatal("Dense.SetWeights differs from NewDense")
+		}
+	}
 }

@@ -66,18 +66,28 @@ func LayerNormRows(dst, src []float32, m, c int, gamma, beta []float32, eps floa
 // LayerNormAddRows adds mul*LayerNorm(src) to t (m rows of c values each, contiguous): the
 // post-norm residual t = s + norm(a). With y the value LayerNormRows would store, t = mul*y + t
 // in one fused multiply-add (float64 in the generic version); src is not modified and must not
-// overlap t.
-func LayerNormAddRows(t, src []float32, m, c int, gamma, beta []float32, eps float32, mul float32) {
+// overlap t. mean and rstd are both nil or both hold m values: they receive the statistics of
+// each row, as LayerNormRows stores them.
+func LayerNormAddRows(t, src []float32, m, c int, gamma, beta []float32, eps float32, mul float32, mean, rstd []float32) {
 	const name = "LayerNormAddRows"
 	checkSize(name, m, c)
 	checkLen(name, "t", t, m*c)
 	checkLen(name, "src", src, m*c)
 	checkLen(name, "gamma", gamma, c)
 	checkLen(name, "beta", beta, c)
+	if (mean == nil) != (rstd == nil) {
+		panic("vmath: LayerNormAddRows: mean and rstd must be both nil or both set")
+	}
+	flags := lnAdd
+	if mean != nil {
+		checkLen(name, "mean", mean, m)
+		checkLen(name, "rstd", rstd, m)
+		flags |= lnStats
+	}
 	if m == 0 || c == 0 {
 		return
 	}
-	layerNorm(t, src, m, c, gamma, beta, eps, mul, nil, nil, lnAdd)
+	layerNorm(t, src, m, c, gamma, beta, eps, mul, mean, rstd, flags)
 }
 
 func layerNorm(dst, src []float32, m, c int, gamma, beta []float32, eps, mul float32, mean, rstd []float32, flags int) {

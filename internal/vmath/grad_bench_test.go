@@ -28,7 +28,7 @@ func BenchmarkLayerNormAddRows4096x60(b *testing.B) {
 	t := make([]float32, m*c)
 	benchImpls(b, m*c,
 		func() { LayerNormAddRowsRef(t, x, m, c, g, be, 1e-5, 1) },
-		func() { LayerNormAddRows(t, x, m, c, g, be, 1e-5, 1) })
+		func() { LayerNormAddRows(t, x, m, c, g, be, 1e-5, 1, nil, nil) })
 }
 
 func BenchmarkLayerNormBackwardRows4096x60(b *testing.B) {

@@ -160,7 +160,8 @@ func TestLayerNormAddRows(t *testing.T) {
 					want := clone(tt)
 					LayerNormAddRowsRef(want, x, m, c, gamma, beta, eps, mul)
 					t0 := clone(tt)
-					LayerNormAddRows(tt, x, m, c, gamma, beta, eps, mul)
+					mean, rstd := make([]float32, m), make([]float32, m)
+					LayerNormAddRows(tt, x, m, c, gamma, beta, eps, mul, mean, rstd)
 					for i := range want {
 						sc := math.Abs(float64(t0[i])) + float64(mul)*lnScale(x, i/c, c, i%c, gamma, beta, eps)
 						e := math.Abs(float64(tt[i])-float64(want[i])) / sc
@@ -172,10 +173,16 @@ func TestLayerNormAddRows(t *testing.T) {
 							t.Fatalf("c=%d m=%d: src changed", c, m)
 						}
 					}
+					// The statistics are those LayerNormRows stores, bit for bit.
+					y, wm, wr := make([]float32, m*c), make([]float32, m), make([]float32, m)
+					LayerNormRows(y, x, m, c, gamma, beta, eps, wm, wr)
+					for i := range m {
+						if mean[i] != wm[i] || rstd[i] != wr[i] {
+							t.Fatalf("c=%d m=%d: row %d statistics %v, %v; LayerNormRows %v, %v", c, m, i, mean[i], rstd[i], wm[i], wr[i])
+						}
+					}
 					// With mul = 1, the assembly kernels add the value LayerNormRows stores.
 					if mul == 1 && cpu.Impl() != "generic" {
-						y := make([]float32, m*c)
-						LayerNormRows(y, x, m, c, gamma, beta, eps, nil, nil)
 						for i := range y {
 							if y[i]+t0[i] != tt[i] {
 								t.Fatalf("c=%d m=%d: [%d] = %v, LayerNormRows + t = %v", c, m, i, tt[i], y[i]+t0[i])
@@ -582,7 +589,8 @@ func TestGradPanics(t *testing.T) {
 		"ln one stat":      func() { LayerNormRows(x, x, 2, 6, x, x, 1e-5, x, nil) },
 		"ln short stats":   func() { LayerNormRows(x, x, 2, 6, x, x, 1e-5, x[:1], x[:1]) },
 		"ln negative":      func() { LayerNormRows(x, x, -1, 6, x, x, 1e-5, nil, nil) },
-		"lnadd short":      func() { LayerNormAddRows(x[:5], x, 2, 6, x, x, 1e-5, 1) },
+		"lnadd short":      func() { LayerNormAddRows(x[:5], x, 2, 6, x, x, 1e-5, 1, nil, nil) },
+		"lnadd one stat":   func() { LayerNormAddRows(x, x[50:], 2, 6, x, x, 1e-5, 1, x, nil) },
 		"lnbwd short rstd": func() { LayerNormBackwardRows(x, x, x, 4, 6, x, x, x[:3], false) },
 		"lnpg short":       func() { LayerNormParamGrad(x[:3], x, x, x, 4, 6, x, x) },
 		"lnpg dbeta":       func() { LayerNormParamGradCols(x, x[:3], x, x, 8, 4, 6, x, x) },
@@ -616,7 +624,7 @@ func TestGradNoAlloc(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for name, f := range map[string]func(){
 			"LayerNormRows":         func() { LayerNormRows(y, x, m, c, g, g, 1e-5, st[:m], st[m:]) },
-			"LayerNormAddRows":      func() { LayerNormAddRows(y, x, m, c, g, g, 1e-5, 1) },
+			"LayerNormAddRows":      func() { LayerNormAddRows(y, x, m, c, g, g, 1e-5, 1, st[:m], st[m:]) },
 			"LayerNormBackwardRows": func() { LayerNormBackwardRows(y, x, x, m, c, g, st[:m], st[m:], true) },
 			"LayerNormParamGrad":    func() { LayerNormParamGrad(g, g, x, x, m, c, st[:m], st[m:]) },
 			"ColSums":               func() { ColSums(g, x, c, m, c) },
