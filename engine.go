@@ -206,18 +206,13 @@ func (e *engine) accumulate(dst []float32, gray bool, H, W int, out []float32, t
 }
 
 // tileBytes estimates the memory one forward pass of the model needs on a
-// ty x tx tile (padded size): the model's workspace (three [P, C] and two
-// [P, hidden] buffers, kept in its pool), the output it returns, the tile
-// input, the window index maps and each goroutine's scratch (one window's
-// q, k, v and attention logits, im2col rows).
+// ty x tx tile (padded size): the model's workspace (model.WorkspaceBytes,
+// computed from the layout the workspace is allocated from), plus what
+// Forward allocates around it: the output it returns ([3s^2] per pixel),
+// the tile input (3 per pixel) and the window index maps of the geometry
+// cache (two int32 maps, shifted and not, and the shift labels: 6 words per
+// pixel at most).
 func tileBytes(cfg model.Config, ty, tx, threads int) int64 {
 	P := int64(ty) * int64(tx)
-	C, hid, cs := int64(cfg.EmbedDim), int64(cfg.Hidden()), int64(3*cfg.Scale*cfg.Scale)
-	perPx := 3*C + 2*hid + cs + 3 + 6
-	if cs > hid {
-		perPx += cs // the upsample conv's output no longer fits the FFN buffer
-	}
-	n := int64(cfg.Window[0] * cfg.Window[1])
-	perThread := 6*n*C + n*n + kernels.ColRows*10*C
-	return 4 * (P*perPx + int64(threads)*perThread)
+	return model.WorkspaceBytes(cfg, ty, tx, threads) + 4*P*int64(3*cfg.Scale*cfg.Scale+3+6)
 }
