@@ -17,6 +17,9 @@
 //   - encode.go: Encode, WriteFile (atomic), EncodeOptions, FormatFromExt;
 //     a streaming PNG encoder (gray, gray+alpha, RGB, RGBA; 8 or 16 bits;
 //     iCCP) and JPEG output with APP2 ICC segments.
+//   - rows.go: Header, Encoder and WriteFileRows: an image written in bands
+//     of rows as they are produced (PNG holds two rows, JPEG 8-bit
+//     samples), the same bytes as Encode.
 //   - bleed.go: BleedTransparent, which fills the colour under fully
 //     transparent pixels so that resampling draws no dark fringes.
 //
