@@ -311,7 +311,7 @@ func TestAutoTileFewestPixels(t *testing.T) {
 	// along the width); two of 752x544 compute fewer pixels.
 	fixed := int64(0)
 	budget := int64(float64(tileBytes(cfg, 752, 900, 1)) / planFraction)
-	e, err := m.newEngine(context.Background(), resolved{threads: 1, overlap: 32, maxMemory: budget}, 750, 1000, fixed, 1, nil)
+	e, err := m.newEngine(context.Background(), resolved{threads: 1, overlap: 32, maxMemory: budget}, 750, 1000, fixed, 0, 1, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
