@@ -393,7 +393,9 @@ func outFormat(f string) (string, error) {
 }
 
 // upscaleOne reads, upscales, optionally resizes and writes one image.
-// Errors name the input.
+// Errors name the input. Without a resize the result is written as it is
+// computed (grformer.UpscaleRows into imageio.WriteFileRows): out then
+// describes the output (size, layout) but holds no pixels.
 func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job, rep *reporter) (in, out *imageio.Image, err error) {
 	img, err := imageio.ReadFile(j.in, imageio.DecodeOptions{MaxPixels: c.maxPixels})
 	if err != nil {
@@ -411,22 +413,44 @@ func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job,
 		return nil, nil, fmt.Errorf("%s: %w: the input and output alone need about %d MiB, more than -max-memory %v",
 			j.in, grformer.ErrMemoryBudget, (int64(c.maxMemory)-opt.MaxMemory)>>20, c.maxMemory)
 	}
-	res, err := m.UpscaleImage(ctx, img, opt)
-	if err != nil {
+	named := func(err error) error {
 		if errors.Is(err, grformer.ErrMemoryBudget) {
 			err = fmt.Errorf("%w (raise -max-memory, now %v)", err, c.maxMemory)
 		}
-		return nil, nil, fmt.Errorf("%s: %w", j.in, err)
+		return fmt.Errorf("%s: %w", j.in, err)
 	}
-	if ow != res.W || oh != res.H {
-		if res, err = grformer.Resize(res, ow, oh); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", j.in, err)
+	encOpt := imageio.EncodeOptions{Format: j.format, Quality: c.quality}
+	if ow == img.W*s && oh == img.H*s {
+		res := &imageio.Image{W: ow, H: oh, Gray: img.Gray, Depth: img.Depth, ICC: img.ICC}
+		hdr := img.Header()
+		hdr.W, hdr.H = ow, oh
+		err := imageio.WriteFileRows(j.out, hdr, encOpt, func(e *imageio.Encoder) error {
+			var werr error
+			err := m.UpscaleRows(ctx, img, opt, func(_ int, band *imageio.Image) error {
+				werr = e.WriteRows(band)
+				return werr
+			})
+			if err != nil && err != werr {
+				err = named(err)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
 		}
+		return img, res, nil
+	}
+	res, err := m.UpscaleImage(ctx, img, opt)
+	if err != nil {
+		return nil, nil, named(err)
+	}
+	if res, err = grformer.Resize(res, ow, oh); err != nil {
+		return nil, nil, named(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	if err := imageio.WriteFile(j.out, res, imageio.EncodeOptions{Format: j.format, Quality: c.quality}); err != nil {
+	if err := imageio.WriteFile(j.out, res, encOpt); err != nil {
 		return nil, nil, err
 	}
 	return img, res, nil
