@@ -344,7 +344,10 @@ func TestMemoryEstimate(t *testing.T) {
 		}
 		runtime.ReadMemStats(&m1)
 		got := int64(m1.TotalAlloc - m0.TotalAlloc)
-		est := tileBytes(m.Config(), 64, 64, 2) + 3*4*int64(64*s*64*s)
+		// The model runs on the frame: the image, the border context on
+		// every side, padded to the window multiple (96x96).
+		hp, wp := resolved{border: DefaultBorderContext}.frame(m.Config(), 64, 64)
+		est := tileBytes(m.Config(), hp, wp, 2) + 3*4*int64(64*s*64*s)
 		t.Logf("x%d 64x64: allocated %s, estimated %s", s, FormatBytes(got), FormatBytes(est))
 		if float64(got) > 1.3*float64(est) || float64(got) < 0.5*float64(est) {
 			t.Errorf("x%d: a forward pass allocated %s, the estimate is %s: update tileBytes", s, FormatBytes(got), FormatBytes(est))
