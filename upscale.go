@@ -71,7 +71,7 @@ func (m *Model) UpscaleImage(ctx context.Context, img *imageio.Image, opt Option
 // sink in bands of rows, top to bottom: sink(y, band) gets rows y to
 // y+band.H of the result, band being an image as UpscaleImage returns
 // (same width, depth, gray-ness, alpha, ICC profile) with band.H rows,
-// at most a few dozen. The values are those of UpscaleImage, bit for bit.
+// at most 16. The values are those of UpscaleImage, bit for bit.
 // band and its planes are reused once sink returns: copy what you keep.
 // An error from sink stops the work and is returned.
 //
@@ -114,11 +114,11 @@ func (m *Model) upscaleImage(ctx context.Context, img *imageio.Image, opt Option
 	n, on := int64(w*h), int64(w*s)*int64(h*s)
 	ch := int64(img.Channels())
 	var fixed int64 // besides the tiles and the layers
-	planes := int(ch)
+	planes, passes := int(ch), 1
 	if img.Alpha != nil {
 		fixed += 4 * ch * n // bled colour copy
 		if r.alpha == AlphaModel {
-			planes++
+			planes, passes = planes+1, 2 // the alpha layer
 		} else {
 			fixed += 4*on + 8*(n+int64(w)*int64(h*s)+on) // alpha result, float64 planes of the bicubic
 		}
@@ -126,7 +126,7 @@ func (m *Model) upscaleImage(ctx context.Context, img *imageio.Image, opt Option
 	if sink != nil {
 		fixed += bandBytes(img, w*s)
 	}
-	e, err := m.newEngine(ctx, r, h, w, fixed, planes, planes-int(ch)+1, sink != nil, opt.Progress)
+	e, err := m.newEngine(ctx, r, h, w, fixed, planes, passes, sink != nil, opt.Progress)
 	if err != nil {
 		return nil, err
 	}
