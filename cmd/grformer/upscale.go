@@ -51,8 +51,9 @@ given, else the input's for PNG and JPEG inputs, else .png; OUTDIR is created
 if needed) and outputs that exist already are skipped unless -overwrite.
 
 Large images are processed in overlapping tiles blended smoothly; by default
-the tile size follows -max-memory, so any image whose result fits in it
-works, and an image that fits in one tile is processed whole.
+the tile size follows -max-memory, and an image that fits in one tile is
+processed whole. The result is encoded as its rows are done, so only a band
+of it is held (all of it with -outscale or -tta).
 
 Outputs are written to a temporary file and renamed into place, so a failed
 or interrupted (Ctrl-C) run leaves no partial file. A file that cannot be
