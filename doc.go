@@ -9,15 +9,20 @@
 // works), the self-ensemble (TTA), how alpha is upscaled, the number of
 // goroutines and a progress callback; a cancelled ctx stops the work.
 // UpscaleImage keeps what imageio decoded (16 bits, gray, alpha, ICC);
-// UpscalePlanar takes float planes.
+// UpscaleRows hands the same result over in bands of rows as they are
+// computed (into imageio.Encoder), so that a big image's result never has
+// to be held whole; UpscalePlanar takes float planes.
 //
 // # Map of this package
 //
 //	load.go      Model, Load, LoadDefault (the shipped weights), FromStateDict
 //	options.go   Options, AlphaMode, defaults, errors, option validation
-//	upscale.go   UpscalePlanar, UpscaleImage, Upscale: the entry points
+//	upscale.go   UpscalePlanar, UpscaleImage, UpscaleRows, Upscale: the
+//	             entry points
 //	engine.go    runs the model over tiles and the self-ensemble's
-//	             transforms; the memory estimate of one tile
+//	             transforms, row of tiles by row, into the result or a
+//	             band of it; the choice of the tile size, the memory
+//	             estimates of one tile and of the result's planes
 //	tiling.go    how an image is cut into tiles and blended back (pure)
 //	ensemble.go  the eight symmetries of the self-ensemble (TTA)
 //	resize.go    Resize: MATLAB's bicubic to any final size (-outscale)

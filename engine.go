@@ -9,24 +9,73 @@ import (
 )
 
 // engine runs the model over images tile by tile, with the optional
-// self-ensemble, accumulating into output planes.
+// self-ensemble, accumulating into output planes (layers).
 type engine struct {
 	m       *Model
 	ctx     context.Context
 	threads int
+	h, w    int // the LR image
 	ty, tx  int // LR tile size, multiples of the pad multiple or the padded size
 	overlap int
 	border  int // k: LR pixels of reflected context before the image (top, left)
 	tta     bool
+	// stream: the layers hold a band of held output rows, from lo, and
+	// rows are handed on as they become final (see run). Otherwise held
+	// is the whole output height and lo is 0.
+	stream   bool
+	held, lo int
 
 	progress    func(done, total int)
 	done, total int
 }
 
+// layer is one image the engine upscales and the planes its result is
+// accumulated in.
+type layer struct {
+	src  []float32 // srcC planes of h x w
+	srcC int       // 1: a gray image fed as R = G = B; 3: RGB
+	gray bool      // keep the mean of the three output channels (one plane)
+	acc  []float32 // planes() planes of e.held rows of the output width
+}
+
+func (l *layer) planes() int {
+	if l.gray {
+		return 1
+	}
+	return 3
+}
+
+// heldRows is how many output rows the layers hold with LR tiles ty rows
+// high: all of them, or with streaming the output of one tile row (the
+// rows above the next tile row are final and handed on).
+func (e *engine) heldRows(ty int) int {
+	H := e.h * e.m.Scale()
+	if !e.stream {
+		return H
+	}
+	return min(ty*e.m.Scale(), H)
+}
+
+// layerBytes is the memory of the layers' planes (planes of them in all)
+// with LR tiles ty rows high: what newLayer allocates.
+func (e *engine) layerBytes(planes, ty int) int64 {
+	return 4 * int64(planes) * int64(e.heldRows(ty)) * int64(e.w*e.m.Scale())
+}
+
+// newLayer returns the layer of src (srcC planes of h x w) with its
+// zeroed planes (layerBytes).
+func (e *engine) newLayer(src []float32, srcC int, gray bool) *layer {
+	l := &layer{src: src, srcC: srcC, gray: gray}
+	l.acc = make([]float32, l.planes()*e.held*e.w*e.m.Scale())
+	return l
+}
+
 // newEngine chooses the tile size for an h x w (LR) image given the memory
-// the call needs besides the tiles (fixed, bytes), and counts the tiles of
-// passes passes over the image.
-func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64, passes int, progress func(done, total int)) (*engine, error) {
+// the call needs besides the tiles and the layers (fixed, bytes) and the
+// planes of the layers, and counts the tiles of passes passes (layers)
+// over the image. With stream (ignored with the self-ensemble, which
+// transforms the whole image) the layers hold only a band of rows.
+func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64, planes, passes int, stream bool, progress func(done, total int)) (*engine, error) {
 	cfg := m.net.Cfg
 	p := cfg.PadMultiple()
 	hp, wp := r.frame(cfg, h, w)
@@ -34,7 +83,8 @@ func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64
 		r.overlap = p // at least one window of context (Options.TileOverlap)
 	}
 	minTile := roundUp(minOverlap(r.overlap)+p, p)
-	e := &engine{m: m, ctx: ctx, threads: r.threads, overlap: r.overlap, border: r.border, tta: r.tta, progress: progress}
+	e := &engine{m: m, ctx: ctx, threads: r.threads, h: h, w: w, overlap: r.overlap, border: r.border, tta: r.tta,
+		stream: stream && !r.tta, progress: progress}
 	if r.tile > 0 {
 		t := roundUp(r.tile, p)
 		e.ty, e.tx = min(t, hp), min(t, wp)
@@ -50,8 +100,9 @@ func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64
 		var best, bestN int64 = -1, 0
 		for ty := hp; ty == hp || ty >= minTile; ty -= p {
 			ny := int64(tilesAlong(hp, ty, r.overlap, p))
+			rest := fixed + e.layerBytes(planes, ty)
 			for tx := wp; tx == wp || tx >= minTile; tx -= p {
-				if fixed+tileBytes(cfg, ty, tx, r.threads) > budget {
+				if rest+tileBytes(cfg, ty, tx, r.threads) > budget {
 					continue
 				}
 				nx := int64(tilesAlong(wp, tx, r.overlap, p))
@@ -64,11 +115,13 @@ func (m *Model) newEngine(ctx context.Context, r resolved, h, w int, fixed int64
 		if best < 0 {
 			ty, tx := min(minTile, hp), min(minTile, wp)
 			tb := tileBytes(cfg, ty, tx, r.threads)
+			rest := fixed + e.layerBytes(planes, ty)
 			return nil, fmt.Errorf("%w: a %dx%d image needs about %s (result and copies %s, %dx%d tiles %s), over %d%% of the budget of %s",
-				ErrMemoryBudget, w, h, FormatBytes(fixed+tb), FormatBytes(fixed), tx, ty, FormatBytes(tb),
+				ErrMemoryBudget, w, h, FormatBytes(rest+tb), FormatBytes(rest), tx, ty, FormatBytes(tb),
 				int(planFraction*100), FormatBytes(r.maxMemory))
 		}
 	}
+	e.held = e.heldRows(e.ty)
 	for _, t := range e.transforms() {
 		ty, tx := e.tileFor(t)
 		th, tw := t.dims(h, w)
@@ -94,18 +147,27 @@ func (e *engine) transforms() []transform {
 	return allTransforms[:1]
 }
 
-// pass runs the model over the h x w image src (srcC planes: 1 is a gray
-// image fed as R = G = B, 3 is RGB) and adds the result into dst, the
-// [3][h*s][w*s] planes, or [h*s][w*s] holding the mean of the three output
-// channels when gray is set. With the self-ensemble each of the eight
-// transforms adds 1/8 of its (back-transformed) result.
-func (e *engine) pass(src []float32, srcC, h, w int, dst []float32, gray bool) error {
+// run runs the model over the layers' images (h x w) and adds the results
+// into their planes, [3][H][W] for H = h*s, W = w*s, or [H][W] holding the
+// mean of the three output channels for a gray layer. With the
+// self-ensemble each of the eight transforms adds 1/8 of its
+// (back-transformed) result. Tiles go row by row, and within a row of
+// tiles layer by layer; each output pixel gets its additions in the same
+// order whether streamed or not, so the results are the same bit for bit.
+//
+// Streaming, the planes hold rows [e.lo, e.lo+e.held) of the output: after
+// each row of tiles the rows above the next one are final, and emit(y0,
+// y1) is called with them (rows y0 to y1 of the output, the first y1-y0
+// rows of the planes) before the planes move up. Otherwise emit, unless
+// nil, is called once at the end with all rows.
+func (e *engine) run(layers []*layer, emit func(y0, y1 int) error) error {
 	cfg := e.m.net.Cfg
 	p, s := cfg.PadMultiple(), cfg.Scale
+	H, W := e.h*s, e.w*s
 	ts := e.transforms()
 	inv := 1 / float32(len(ts))
 	for _, t := range ts {
-		th, tw := t.dims(h, w)
+		th, tw := t.dims(e.h, e.w)
 		k := e.border
 		hp, wp := cfg.PaddedSize(th+2*k, tw+2*k)
 		tr, tc := e.tileFor(t)
@@ -116,22 +178,57 @@ func (e *engine) pass(src []float32, srcC, h, w int, dst []float32, gray bool) e
 		ty, tx := rows.size, cols.size
 		in := make([]float32, 3*ty*tx)
 		for ri, r0 := range rows.starts {
-			for ci, c0 := range cols.starts {
-				if err := e.ctx.Err(); err != nil {
-					return err
-				}
-				e.extract(in, src, srcC, h, w, t, r0, c0, ty, tx)
-				out, err := e.m.net.Forward(in, 1, ty, tx, model.Options{Threads: e.threads, Ctx: e.ctx})
-				if err != nil {
-					return err
-				}
-				e.accumulate(dst, gray, h*s, w*s, out, t, ty*s, tx*s, (r0-k)*s, (c0-k)*s,
-					rows.weights[ri], cols.weights[ci], inv)
-				e.done++
-				if e.progress != nil {
-					e.progress(e.done, e.total)
+			for _, l := range layers {
+				for ci, c0 := range cols.starts {
+					if err := e.ctx.Err(); err != nil {
+						return err
+					}
+					e.extract(in, l.src, l.srcC, t, r0, c0, ty, tx)
+					out, err := e.m.net.Forward(in, 1, ty, tx, model.Options{Threads: e.threads, Ctx: e.ctx})
+					if err != nil {
+						return err
+					}
+					e.accumulate(l, W, out, t, ty*s, tx*s, (r0-k)*s, (c0-k)*s,
+						rows.weights[ri], cols.weights[ci], inv)
+					e.done++
+					if e.progress != nil {
+						e.progress(e.done, e.total)
+					}
 				}
 			}
+			if e.stream && emit != nil && ri+1 < len(rows.starts) {
+				if err := e.flush(layers, min(max((rows.starts[ri+1]-k)*s, 0), H), emit); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if emit == nil {
+		return nil
+	}
+	return e.flush(layers, H, emit)
+}
+
+// flush hands the final rows [e.lo, y) to emit and moves the rest of the
+// planes up, zeroing the rows freed at the bottom.
+func (e *engine) flush(layers []*layer, y int, emit func(y0, y1 int) error) error {
+	n := y - e.lo
+	if n <= 0 {
+		return nil
+	}
+	if err := emit(e.lo, y); err != nil {
+		return err
+	}
+	e.lo = y
+	if y == e.h*e.m.Scale() {
+		return nil // the end
+	}
+	W := e.w * e.m.Scale()
+	for _, l := range layers {
+		for c := range l.planes() {
+			pl := l.acc[c*e.held*W : (c+1)*e.held*W]
+			copy(pl, pl[n*W:])
+			clear(pl[(e.held-n)*W:])
 		}
 	}
 	return nil
@@ -140,7 +237,8 @@ func (e *engine) pass(src []float32, srcC, h, w int, dst []float32, gray bool) e
 // extract fills in, [3][ty][tx], with the tile at (r0, c0) of the frame:
 // the image seen through transform t, after e.border reflected pixels at
 // the top and left, and reflect-padded at the bottom and right.
-func (e *engine) extract(in, src []float32, srcC, h, w int, t transform, r0, c0, ty, tx int) {
+func (e *engine) extract(in, src []float32, srcC int, t transform, r0, c0, ty, tx int) {
+	h, w := e.h, e.w
 	th, tw := t.dims(h, w)
 	n := h * w
 	cols := make([]int, tx)
@@ -164,12 +262,13 @@ func (e *engine) extract(in, src []float32, srcC, h, w int, t transform, r0, c0,
 }
 
 // accumulate adds the weighted tile output out, [3][oy][ox] at (Y0, X0) of
-// the transformed output frame, into dst (H x W planes of the untransformed
-// output), keeping the part inside the image: rows and columns before it
-// (Y0, X0 < 0: the border context) are dropped.
-func (e *engine) accumulate(dst []float32, gray bool, H, W int, out []float32, t transform, oy, ox, Y0, X0 int, wy, wx []float32, scale float32) {
-	TH, TW := t.dims(H, W)
-	N, on := H*W, oy*ox
+// the transformed output frame, into the planes of l (rows e.lo to
+// e.lo+e.held of the untransformed output, W wide), keeping the part
+// inside the image: rows and columns before it (Y0, X0 < 0: the border
+// context) are dropped.
+func (e *engine) accumulate(l *layer, W int, out []float32, t transform, oy, ox, Y0, X0 int, wy, wx []float32, scale float32) {
+	TH, TW := t.dims(e.h*e.m.Scale(), W)
+	N, on := e.held*W, oy*ox
 	x0 := max(0, -X0) // first kept column of the tile
 	if x0 >= len(wx) {
 		return
@@ -180,22 +279,22 @@ func (e *engine) accumulate(dst []float32, gray bool, H, W int, out []float32, t
 			continue
 		}
 		sy, sx := t.src(Y, X0+x0, TH, TW)
-		base := sy*W + sx
+		base := (sy-e.lo)*W + sx
 		stride := 0
 		if x0+1 < len(wx) {
 			sy1, sx1 := t.src(Y, X0+x0+1, TH, TW)
-			stride = sy1*W + sx1 - base
+			stride = (sy1-sy)*W + sx1 - sx
 		}
 		wyv *= scale
 		r0, r1, r2 := out[yk*ox+x0:], out[on+yk*ox+x0:], out[2*on+yk*ox+x0:]
-		if gray {
-			d := dst[:N]
+		if l.gray {
+			d := l.acc[:N]
 			for xk, wxv := range wx[x0:] {
 				d[base+xk*stride] += wyv * wxv * (r0[xk] + r1[xk] + r2[xk]) / 3
 			}
 			continue
 		}
-		d0, d1, d2 := dst[:N], dst[N:2*N], dst[2*N:3*N]
+		d0, d1, d2 := l.acc[:N], l.acc[N:2*N], l.acc[2*N:3*N]
 		for xk, wxv := range wx[x0:] {
 			k, f := base+xk*stride, wyv*wxv
 			d0[k] += f * r0[xk]

@@ -28,6 +28,42 @@ package grformer
 // 2.5/255 for the paper's light model with random weights, whose attention
 // is nearly uniform over its 8x32 windows and so reaches far; with M = 32,
 // the default, within 0.44/255 for the random light model as well.
+//
+// The cost of small tiles. A tile computes its overlap with each neighbour
+// again, so the work (tiles times tile area, over the frame's area) grows
+// as tiles shrink, and the time follows the work: measured on one thread,
+// a 1500x1000 image x2 in 15 tiles computing 1.52 times the pixels took
+// 1.54 times the untiled time. For a 3000x2000 image at x2 with the light
+// model and the default overlap (80 LR pixels between tiles; the memory of
+// a tile is tileBytes on one thread, about 1.7 KiB per LR pixel):
+//
+//	-tile   tiles   work    memory of a tile
+//	  128    5520   14.8x    28 MiB
+//	  160    1380    5.8x    44 MiB
+//	  192     620    3.7x    63 MiB
+//	  256     228    2.4x   111 MiB
+//	  384      77    1.9x   249 MiB
+//	  512      40    1.7x   442 MiB
+//	  768      15    1.4x   993 MiB
+//
+// (Tiles start on the window grid, so sizes that fit the image badly cost
+// more: 1024 gives 2.05x.) With Tile = 0 the size follows the budget
+// (Options.MaxMemory less the decoded input, as the grformer command
+// computes it), choosing the shape that computes the fewest pixels; the
+// result as float32 (UpscaleImage) takes 288 MB of it, a band of it one
+// tile high (UpscaleRows, the command without -outscale) 69 MB for tiles
+// 480 LR pixels high:
+//
+//	budget    whole result                streamed
+//	256 MiB   too small                   224x288, 230 tiles, 2.42x
+//	384 MiB   too small                   480x256,  96 tiles, 1.92x
+//	512 MiB   224x192, 460 tiles, 3.23x   352x480,  60 tiles, 1.65x
+//	768 MiB   384x416,  66 tiles, 1.72x   608x480,  30 tiles, 1.43x
+//	1 GiB     480x576,  32 tiles, 1.44x   832x480,  20 tiles, 1.30x
+//	2 GiB     832x736,  12 tiles, 1.20x   1088x736,  9 tiles, 1.18x
+//	4 GiB     1568x1056, 4 tiles, 1.08x   1568x1056, 4 tiles, 1.08x
+//
+// The untiled pass needs about 11 GB for this image.
 
 // axisPlan is the tiling of one axis of length n (LR), padded to np.
 type axisPlan struct {

@@ -311,7 +311,7 @@ func TestAutoTileFewestPixels(t *testing.T) {
 	// along the width); two of 752x544 compute fewer pixels.
 	fixed := int64(0)
 	budget := int64(float64(tileBytes(cfg, 752, 900, 1)) / planFraction)
-	e, err := m.newEngine(context.Background(), resolved{threads: 1, overlap: 32, maxMemory: budget}, 750, 1000, fixed, 1, nil)
+	e, err := m.newEngine(context.Background(), resolved{threads: 1, overlap: 32, maxMemory: budget}, 750, 1000, fixed, 0, 1, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,6 +344,8 @@ func TestMemoryEstimate(t *testing.T) {
 		}
 		runtime.ReadMemStats(&m1)
 		got := int64(m1.TotalAlloc - m0.TotalAlloc)
+		// The model runs on the frame: the image, the border context on
+		// every side, padded to the window multiple (96x96).
 		hp, wp := resolved{border: DefaultBorderContext}.frame(m.Config(), 64, 64)
 		est := tileBytes(m.Config(), hp, wp, 2) + 3*4*int64(64*s*64*s)
 		t.Logf("x%d 64x64: allocated %s, estimated %s", s, FormatBytes(got), FormatBytes(est))

@@ -18,9 +18,13 @@
 //     pixel size, resolution), every offset checked.
 //   - orient.go: Orient and InverseOrientation, the eight EXIF orientations.
 //   - encode.go: Encode, WriteFile (atomic), EncodeOptions, ParseFormat,
-//     FormatFromExt, FormatExt; a streaming PNG encoder (gray, gray+alpha,
-//     RGB, RGBA; 8 or 16 bits; iCCP, pHYs, eXIf) and JPEG output with
-//     JFIF density, APP1 Exif and APP2 ICC segments.
+//     FormatFromExt, FormatExt; PNG (gray, gray+alpha, RGB, RGBA; 8 or 16
+//     bits; iCCP, pHYs, eXIf) and JPEG output with JFIF density, APP1 Exif
+//     and APP2 ICC segments.
+//   - rows.go: Header, Encoder and WriteFileRows: an image written in bands
+//     of rows as they are produced (PNG holds two rows, JPEG 8-bit
+//     samples, WebP and TIFF the whole image), the same bytes as Encode;
+//     Encode and WriteFile go through it.
 //   - encode_more.go: lossless WebP (VP8L from
 //     github.com/HugoSmits86/nativewebp, in a VP8X container with ICCP and
 //     EXIF) and TIFF (golang.org/x/image/tiff, Deflate, with the density).

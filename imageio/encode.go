@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -14,11 +13,8 @@ import (
 	"image/png"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/grformer/grformer/internal/atomicfile"
 )
 
 // DefaultJPEGQuality is the JPEG quality used when EncodeOptions.Quality is 0.
@@ -126,23 +122,15 @@ func encode(w io.Writer, img *Image, opt EncodeOptions) error {
 	if err := img.validate(); err != nil {
 		return err
 	}
-	f := opt.Format
-	if f == "" {
-		f = "png"
-	}
-	f, err := ParseFormat(f)
+	e, err := newEncoder(w, img.Header(), opt)
 	if err != nil {
 		return err
 	}
-	switch f {
-	case "jpeg":
-		return encodeJPEG(w, img, opt)
-	case "webp":
-		return encodeWebP(w, img)
-	case "tiff":
-		return encodeTIFF(w, img, opt)
+	e.borrow = true
+	if err := e.writeRows(img); err != nil {
+		return err
 	}
-	return encodePNG(w, img, opt)
+	return e.close()
 }
 
 // WriteFile encodes img into the file at path, replacing it atomically.
@@ -155,32 +143,14 @@ func encode(w io.Writer, img *Image, opt EncodeOptions) error {
 // everything succeeded. On any error the temporary file is removed and
 // path is untouched, so no partial output is ever visible under path. A
 // symbolic link at path is replaced by the file, not followed.
-func WriteFile(path string, img *Image, opt EncodeOptions) (err error) {
-	defer func() {
-		var pe *os.PathError
-		switch {
-		case err == nil:
-		case errors.As(err, &pe) && pe.Path == path: // names path already
-			err = fmt.Errorf("imageio: %w", err)
-		default:
-			err = fmt.Errorf("imageio: %s: %w", path, err)
-		}
-	}()
+func WriteFile(path string, img *Image, opt EncodeOptions) error {
 	if err := img.validate(); err != nil {
-		return err
+		return fmt.Errorf("imageio: %s: %w", path, err)
 	}
-	if opt.Format == "" {
-		if opt.Format, err = FormatFromExt(path); err != nil {
-			return err
-		}
-	}
-	if opt.Format, err = ParseFormat(opt.Format); err != nil {
-		return err
-	}
-	if err := checkEncode(img, opt); err != nil {
-		return err
-	}
-	return atomicfile.Write(path, func(w io.Writer) error { return encode(w, img, opt) })
+	return WriteFileRows(path, img.Header(), opt, func(e *Encoder) error {
+		e.borrow = true
+		return e.WriteRows(img)
+	})
 }
 
 // iccSpace returns the data colour space signature of an ICC profile
@@ -267,116 +237,131 @@ func zlibLevel(l png.CompressionLevel) int {
 	return zlib.DefaultCompression
 }
 
-func encodePNG(w io.Writer, img *Image, opt EncodeOptions) error {
-	depth := img.Depth
+// pngRows writes a PNG row by row: the signature and header chunks at
+// start, the rows through one streaming zlib writer into IDAT chunks of
+// 256 KiB, IEND at finish. It holds two rows and their five filtered
+// candidates, whatever the image's height.
+type pngRows struct {
+	zw        *zlib.Writer
+	bw        *bufio.Writer
+	w         io.Writer
+	level     int
+	bps       int // bytes per sample
+	cur, prev []byte
+	cand      [5][]byte
+}
+
+func startPNG(w io.Writer, h Header, opt EncodeOptions) (*pngRows, error) {
+	depth := h.Depth
 	if opt.Depth == 8 || opt.Depth == 16 {
 		depth = opt.Depth
 	}
-	bps := 1 // bytes per sample
+	e := &pngRows{w: w, bps: 1}
 	if depth == 16 {
-		bps = 2
+		e.bps = 2
 	} else {
 		depth = 8
 	}
 	var ct byte // PNG colour type
-	planes := [][]float32{}
-	n := img.W * img.H
-	for c := 0; c < img.Channels(); c++ {
-		planes = append(planes, img.Pix[c*n:(c+1)*n])
-	}
 	switch {
-	case img.Gray && img.Alpha == nil:
+	case h.Gray && !h.Alpha:
 		ct = 0
-	case img.Gray:
+	case h.Gray:
 		ct = 4
-	case img.Alpha == nil:
+	case !h.Alpha:
 		ct = 2
 	default:
 		ct = 6
 	}
-	if img.Alpha != nil {
-		planes = append(planes, img.Alpha)
-	}
 	if _, err := io.WriteString(w, "\x89PNG\r\n\x1a\n"); err != nil {
-		return err
+		return nil, err
 	}
 	var ihdr [13]byte
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(img.W))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(img.H))
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(h.W))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h.H))
 	ihdr[8], ihdr[9] = byte(depth), ct // compression, filter, interlace: 0
 	if err := writeChunk(w, "IHDR", ihdr[:]); err != nil {
-		return err
+		return nil, err
 	}
-	if iccFits(img.ICC, img.Gray) {
-		data, err := iccpChunk(img.ICC)
+	if iccFits(h.ICC, h.Gray) {
+		data, err := iccpChunk(h.ICC)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := writeChunk(w, "iCCP", data); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if img.XDPI > 0 && img.YDPI > 0 {
+	if h.XDPI > 0 && h.YDPI > 0 {
 		var phys [9]byte
-		binary.BigEndian.PutUint32(phys[0:], perMetre(img.XDPI))
-		binary.BigEndian.PutUint32(phys[4:], perMetre(img.YDPI))
+		binary.BigEndian.PutUint32(phys[0:], perMetre(h.XDPI))
+		binary.BigEndian.PutUint32(phys[4:], perMetre(h.YDPI))
 		phys[8] = 1 // the metre
 		if err := writeChunk(w, "pHYs", phys[:]); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if exif := exifFor(img); exif != nil {
+	if exif := exifFor(h); exif != nil {
 		if err := writeChunk(w, "eXIf", exif); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	level := zlibLevel(opt.Compression)
-	bw := bufio.NewWriterSize(idatWriter{w}, 1<<18)
-	zw, err := zlib.NewWriterLevel(bw, level)
-	if err != nil {
-		return err
+	e.level = zlibLevel(opt.Compression)
+	e.bw = bufio.NewWriterSize(idatWriter{w}, 1<<18)
+	var err error
+	if e.zw, err = zlib.NewWriterLevel(e.bw, e.level); err != nil {
+		return nil, err
 	}
-	bpp := len(planes) * bps // bytes per pixel
-	rowLen := bpp * img.W
+	rowLen := h.planes() * e.bps * h.W
 	// cur and prev hold the raw rows; cand[f] the row filtered with f.
-	cur, prev := make([]byte, rowLen), make([]byte, rowLen)
-	var cand [5][]byte
-	for f := range cand {
-		cand[f] = make([]byte, rowLen+1)
-		cand[f][0] = byte(f)
+	e.cur, e.prev = make([]byte, rowLen), make([]byte, rowLen)
+	for f := range e.cand {
+		e.cand[f] = make([]byte, rowLen+1)
+		e.cand[f][0] = byte(f)
 	}
-	for y := 0; y < img.H; y++ {
-		off := y * img.W
+	return e, nil
+}
+
+// rows writes the rows of band, whose layout matches the header.
+func (e *pngRows) rows(band *Image) error {
+	planes := band.allPlanes()
+	bpp := len(planes) * e.bps // bytes per pixel
+	for y := 0; y < band.H; y++ {
+		off := y * band.W
 		for c, p := range planes {
-			row := p[off : off+img.W]
-			if bps == 1 {
+			row := p[off : off+band.W]
+			if e.bps == 1 {
 				for x, v := range row {
-					cur[x*bpp+c] = to8(v)
+					e.cur[x*bpp+c] = to8(v)
 				}
 			} else {
 				for x, v := range row {
 					q := to16(v)
-					cur[x*bpp+2*c], cur[x*bpp+2*c+1] = uint8(q>>8), uint8(q)
+					e.cur[x*bpp+2*c], e.cur[x*bpp+2*c+1] = uint8(q>>8), uint8(q)
 				}
 			}
 		}
-		best := cand[0]
-		copy(best[1:], cur)
-		if level != zlib.NoCompression {
-			best = filterRow(&cand, cur, prev, bpp)
+		best := e.cand[0]
+		copy(best[1:], e.cur)
+		if e.level != zlib.NoCompression {
+			best = filterRow(&e.cand, e.cur, e.prev, bpp)
 		}
-		if _, err := zw.Write(best); err != nil {
+		if _, err := e.zw.Write(best); err != nil {
 			return err
 		}
-		cur, prev = prev, cur
+		e.cur, e.prev = e.prev, e.cur
 	}
-	if err := zw.Close(); err != nil {
+	return nil
+}
+
+func (e *pngRows) finish() error {
+	if err := e.zw.Close(); err != nil {
 		return err
 	}
-	if err := bw.Flush(); err != nil {
+	if err := e.bw.Flush(); err != nil {
 		return err
 	}
-	return writeChunk(w, "IEND", nil)
+	return writeChunk(e.w, "IEND", nil)
 }
 
 // perMetre converts a density in pixels per inch to whole pixels per
@@ -451,29 +436,29 @@ func paethPredictor(a, b, c byte) byte {
 // minus the length field (2), the magic (12) and sequence/count (2).
 const maxJPEGICCPiece = 65535 - 2 - len(iccMagic) - 2
 
-// checkEncode reports what makes img impossible to write in opt.Format
-// (a normalised format), before anything is written.
-func checkEncode(img *Image, opt EncodeOptions) error {
+// checkEncode reports what makes an image with header h impossible to
+// write in opt.Format (a normalised format), before anything is written.
+func checkEncode(h Header, opt EncodeOptions) error {
 	switch opt.Format {
 	case "jpeg":
-		return checkJPEG(img, opt)
+		return checkJPEG(h, opt)
 	case "webp":
-		if img.W > maxWebP || img.H > maxWebP {
-			return fmt.Errorf("image %dx%d too large for WebP (max %d)", img.W, img.H, maxWebP)
+		if h.W > maxWebP || h.H > maxWebP {
+			return fmt.Errorf("image %dx%d too large for WebP (max %d)", h.W, h.H, maxWebP)
 		}
 	}
 	return nil
 }
 
-func checkJPEG(img *Image, opt EncodeOptions) error {
+func checkJPEG(h Header, opt EncodeOptions) error {
 	if opt.Quality < 0 || opt.Quality > 100 {
 		return fmt.Errorf("JPEG quality %d out of range 1..100", opt.Quality)
 	}
-	if len(img.ICC) > 255*maxJPEGICCPiece {
-		return fmt.Errorf("ICC profile of %d bytes too large for JPEG", len(img.ICC))
+	if len(h.ICC) > 255*maxJPEGICCPiece {
+		return fmt.Errorf("ICC profile of %d bytes too large for JPEG", len(h.ICC))
 	}
-	if img.W > 65535 || img.H > 65535 {
-		return fmt.Errorf("image %dx%d too large for JPEG (max 65535)", img.W, img.H)
+	if h.W > 65535 || h.H > 65535 {
+		return fmt.Errorf("image %dx%d too large for JPEG (max 65535)", h.W, h.H)
 	}
 	return nil
 }
@@ -495,74 +480,106 @@ func (s *skipSOI) Write(p []byte) (int, error) {
 	return n + m, err
 }
 
-func encodeJPEG(w io.Writer, img *Image, opt EncodeOptions) error {
-	if err := checkJPEG(img, opt); err != nil {
-		return err
+// jpegRows collects the rows of a JPEG as 8-bit samples (alpha composited
+// over the background: one byte per pixel for gray, four for colour) and
+// encodes them at finish: the standard library's encoder takes a whole
+// image.
+type jpegRows struct {
+	w       io.Writer
+	h       Header
+	bg      [4]float32
+	y       int
+	gray    *image.Gray
+	rgba    *image.RGBA
+	quality int
+}
+
+func startJPEG(w io.Writer, h Header, opt EncodeOptions) (*jpegRows, error) {
+	if err := checkJPEG(h, opt); err != nil {
+		return nil, err
 	}
-	q := opt.Quality
-	if q == 0 {
-		q = DefaultJPEGQuality
+	e := &jpegRows{w: w, h: h, bg: [4]float32{1, 1, 1, 1}, quality: opt.Quality}
+	if e.quality == 0 {
+		e.quality = DefaultJPEGQuality
 	}
-	bg := [4]float32{1, 1, 1, 1}
 	if opt.Background != nil {
-		bg = straight(opt.Background)
+		e.bg = straight(opt.Background)
 	}
-	n := img.W * img.H
+	r := image.Rect(0, 0, h.W, h.H)
+	if h.Gray {
+		e.gray = image.NewGray(r)
+	} else {
+		e.rgba = image.NewRGBA(r)
+	}
+	return e, nil
+}
+
+// rows quantizes the rows of band into the 8-bit image.
+func (e *jpegRows) rows(band *Image) error {
+	n := band.W * band.H
 	flat := func(c int, i int) float32 {
-		v := img.Pix[c*n+i]
-		if img.Alpha == nil {
+		v := band.Pix[c*n+i]
+		if band.Alpha == nil {
 			return v
 		}
-		a := img.Alpha[i]
+		a := band.Alpha[i]
 		if !(a > 0) {
 			a = 0
 		} else if a > 1 {
 			a = 1
 		}
-		return v*a + bg[c]*(1-a)
+		return v*a + e.bg[c]*(1-a)
 	}
-	r := image.Rect(0, 0, img.W, img.H)
-	var m image.Image
-	if img.Gray {
-		g := image.NewGray(r)
-		for i := range g.Pix {
-			g.Pix[i] = to8(flat(0, i))
+	o := e.y * e.h.W // first pixel of the band in the image
+	if e.gray != nil {
+		g := e.gray.Pix[o : o+n]
+		for i := range g {
+			g[i] = to8(flat(0, i))
 		}
-		m = g
 	} else {
-		c := image.NewRGBA(r)
+		c := e.rgba.Pix[4*o : 4*(o+n)]
 		for i := 0; i < n; i++ {
-			p := c.Pix[4*i : 4*i+4 : 4*i+4]
+			p := c[4*i : 4*i+4 : 4*i+4]
 			p[0], p[1], p[2], p[3] = to8(flat(0, i)), to8(flat(1, i)), to8(flat(2, i)), 255
 		}
-		m = c
+	}
+	e.y += band.H
+	return nil
+}
+
+func (e *jpegRows) finish() error {
+	w := e.w
+	var m image.Image = e.gray
+	if e.gray == nil {
+		m = e.rgba
 	}
 	if _, err := w.Write([]byte{0xff, 0xd8}); err != nil {
 		return err
 	}
-	if img.XDPI > 0 && img.YDPI > 0 {
+	if e.h.XDPI > 0 && e.h.YDPI > 0 {
 		dens := func(v float64) uint16 { return uint16(min(max(math.Round(v), 1), math.MaxUint16)) }
 		seg := []byte{0xff, 0xe0, 0, 16}
 		seg = append(seg, jfifMagic...)
 		seg = append(seg, 1, 2, 1) // version 1.02, units: dots per inch
-		seg = binary.BigEndian.AppendUint16(seg, dens(img.XDPI))
-		seg = binary.BigEndian.AppendUint16(seg, dens(img.YDPI))
+		seg = binary.BigEndian.AppendUint16(seg, dens(e.h.XDPI))
+		seg = binary.BigEndian.AppendUint16(seg, dens(e.h.YDPI))
 		seg = append(seg, 0, 0) // no thumbnail
 		if _, err := w.Write(seg); err != nil {
 			return err
 		}
 	}
-	if exif := exifFor(img); exif != nil && len(exif) <= maxJPEGExif {
+	if exif := exifFor(e.h); exif != nil && len(exif) <= maxJPEGExif {
 		l := 2 + len(exifMagic) + len(exif)
 		seg := append([]byte{0xff, 0xe1, byte(l >> 8), byte(l)}, exifMagic...)
 		if _, err := w.Write(append(seg, exif...)); err != nil {
 			return err
 		}
 	}
-	if iccFits(img.ICC, img.Gray) {
-		count := (len(img.ICC) + maxJPEGICCPiece - 1) / maxJPEGICCPiece
+	icc := e.h.ICC
+	if iccFits(icc, e.h.Gray) {
+		count := (len(icc) + maxJPEGICCPiece - 1) / maxJPEGICCPiece
 		for i := 0; i < count; i++ {
-			piece := img.ICC[i*maxJPEGICCPiece : min((i+1)*maxJPEGICCPiece, len(img.ICC))]
+			piece := icc[i*maxJPEGICCPiece : min((i+1)*maxJPEGICCPiece, len(icc))]
 			seg := make([]byte, 0, 4+len(iccMagic)+2+len(piece))
 			l := 2 + len(iccMagic) + 2 + len(piece)
 			seg = append(seg, 0xff, 0xe2, byte(l>>8), byte(l))
@@ -574,5 +591,5 @@ func encodeJPEG(w io.Writer, img *Image, opt EncodeOptions) error {
 			}
 		}
 	}
-	return jpeg.Encode(&skipSOI{w: w, skip: 2}, m, &jpeg.Options{Quality: q})
+	return jpeg.Encode(&skipSOI{w: w, skip: 2}, m, &jpeg.Options{Quality: e.quality})
 }

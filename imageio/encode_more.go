@@ -22,7 +22,7 @@ const maxWebP = 16384
 // container around it, checking every write, and adds a VP8X header with
 // ICCP and EXIF chunks when there is metadata.
 func encodeWebP(w io.Writer, img *Image) error {
-	if err := checkEncode(img, EncodeOptions{Format: "webp"}); err != nil {
+	if err := checkEncode(img.Header(), EncodeOptions{Format: "webp"}); err != nil {
 		return err
 	}
 	n := img.W * img.H
@@ -48,7 +48,7 @@ func encodeWebP(w io.Writer, img *Image) error {
 	if !iccFits(icc, false) { // a WebP is always RGB
 		icc = nil
 	}
-	exif := exifFor(img)
+	exif := exifFor(img.Header())
 	var b bytes.Buffer
 	chunk := func(typ string, data []byte) {
 		b.WriteString(typ)

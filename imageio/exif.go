@@ -262,10 +262,10 @@ func (t tiffBlob) setPixelSize(w, h int) {
 	}
 }
 
-// exifFor returns img's EXIF data as it should be written with img: a
-// copy whose pixel size and resolution tags (where the data has them) say
-// img's size and density. Nil when img has no (usable) EXIF data.
-func exifFor(img *Image) []byte {
+// exifFor returns the EXIF data of an image with header h as it should be
+// written: a copy whose pixel size and resolution tags (where the data has
+// them) say h's size and density. Nil when h has no (usable) EXIF data.
+func exifFor(img Header) []byte {
 	if len(img.Exif) == 0 {
 		return nil
 	}

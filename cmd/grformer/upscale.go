@@ -73,8 +73,9 @@ with -o, be created) and accept a new file, and the format must be known;
 so a bad output path costs nothing.
 
 Large images are processed in overlapping tiles blended smoothly; by default
-the tile size follows -max-memory, so any image whose result fits in it
-works, and an image that fits in one tile is processed whole.
+the tile size follows -max-memory, and an image that fits in one tile is
+processed whole. The result is encoded as its rows are done, so only a band
+of it is held (all of it with -outscale or -tta, or in WebP or TIFF).
 
 Outputs are written to a temporary file and renamed into place, so a failed
 or interrupted (Ctrl-C) run leaves no partial file. A file that cannot be
@@ -533,7 +534,12 @@ var beforeModel func(in string)
 
 // upscaleOne reads, upscales, optionally resizes and writes one image,
 // with the input's metadata (density scaled). Errors name the input or the
-// output.
+// output. Without a resize, a PNG or JPEG result is written as it is
+// computed (grformer.UpscaleRows into an imageio.Encoder, through
+// imageio.WriteFileRows for a file): out then describes the output (size,
+// layout, metadata) but holds no pixels. WebP and TIFF encoders take the
+// whole image, so those results are made whole (UpscaleImage), within the
+// memory budget.
 func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job, rep *reporter, stdout io.Writer) (in, out *imageio.Image, err error) {
 	dopt := imageio.DecodeOptions{MaxPixels: c.maxPixels}
 	var img *imageio.Image
@@ -559,23 +565,69 @@ func upscaleOne(ctx context.Context, m *grformer.Model, c *upscaleConfig, j job,
 	if beforeModel != nil {
 		beforeModel(j.in)
 	}
-	res, err := m.UpscaleImage(ctx, img, opt)
-	if err != nil {
+	named := func(err error) error {
 		if errors.Is(err, grformer.ErrMemoryBudget) {
 			err = fmt.Errorf("%w (raise -max-memory, now %v)", err, c.maxMemory)
 		}
-		return nil, nil, fmt.Errorf("%s: %w", j.label(), err)
+		return fmt.Errorf("%s: %w", j.label(), err)
+	}
+	eopt := imageio.EncodeOptions{Format: j.format, Quality: c.quality}
+	if ow == img.W*s && oh == img.H*s && (j.format == "png" || j.format == "jpeg") {
+		res := &imageio.Image{W: ow, H: oh, Gray: img.Gray, Depth: img.Depth, Orientation: 1}
+		imageio.CopyMetadata(res, img)
+		hdr := res.Header()
+		hdr.Alpha = img.Alpha != nil
+		// rows upscales into e; an error of e's (werr) comes back as it is.
+		var werr error
+		rows := func(e *imageio.Encoder) error {
+			err := m.UpscaleRows(ctx, img, opt, func(_ int, band *imageio.Image) error {
+				werr = e.WriteRows(band)
+				return werr
+			})
+			if err != nil && err != werr {
+				err = named(err)
+			}
+			return err
+		}
+		if j.out != "-" {
+			if err := imageio.WriteFileRows(j.out, hdr, eopt, rows); err != nil {
+				return nil, nil, err
+			}
+			return img, res, nil
+		}
+		// Not atomic: what is encoded goes out at once.
+		w := bufio.NewWriterSize(stdout, 1<<20)
+		e, err := imageio.NewEncoder(w, hdr, eopt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("stdout: %w", err)
+		}
+		if err := rows(e); err != nil {
+			if err == werr {
+				err = fmt.Errorf("stdout: %w", err)
+			}
+			return nil, nil, err
+		}
+		if err := e.Close(); err != nil {
+			return nil, nil, fmt.Errorf("stdout: %w", err)
+		}
+		if err := w.Flush(); err != nil {
+			return nil, nil, fmt.Errorf("stdout: %w", err)
+		}
+		return img, res, nil
+	}
+	res, err := m.UpscaleImage(ctx, img, opt)
+	if err != nil {
+		return nil, nil, named(err)
 	}
 	if ow != res.W || oh != res.H {
 		if res, err = grformer.Resize(res, ow, oh); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", j.label(), err)
+			return nil, nil, named(err)
 		}
 	}
 	imageio.CopyMetadata(res, img)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	eopt := imageio.EncodeOptions{Format: j.format, Quality: c.quality}
 	if j.out == "-" {
 		// Not atomic: what is encoded goes out at once.
 		w := bufio.NewWriterSize(stdout, 1<<20)

@@ -280,3 +280,77 @@ func TestUpscaleShippedWeights(t *testing.T) {
 		t.Errorf("-scale 4 without weights: exit %d, %q", code, stderr)
 	}
 }
+
+// TestUpscaleStreamed: without -outscale the command writes the result as
+// it is computed; the file is byte for byte the buffered result written
+// by imageio.WriteFile, for PNG (8 and 16 bits, gray, alpha) and JPEG.
+// And a budget too small for the whole float32 result but enough for
+// the streamed bands works.
+func TestUpscaleStreamed(t *testing.T) {
+	dir := t.TempDir()
+	weights := filepath.Join(tinyDir, "tiny_x2", "weights.pth")
+	m, err := grformer.Load(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name        string
+		gray, alpha bool
+		depth       int
+		ext         string
+	}{
+		{"rgb8", false, false, 8, ".png"}, {"rgba16", false, true, 16, ".png"},
+		{"gray16", true, false, 16, ".png"}, {"graya8", true, true, 8, ".jpg"}, {"rgb8", false, false, 8, ".jpg"},
+	} {
+		t.Run(tc.name+tc.ext, func(t *testing.T) {
+			img := imageio.NewImage(61, 47, tc.gray, tc.alpha, tc.depth)
+			for i := range img.Pix {
+				img.Pix[i] = float32((i*7919)%1000) / 999
+			}
+			for i := range img.Alpha {
+				img.Alpha[i] = float32(i%9) / 8
+			}
+			in, out, ref := filepath.Join(dir, tc.name+".png"), filepath.Join(dir, "out"+tc.ext), filepath.Join(dir, "ref"+tc.ext)
+			if err := imageio.WriteFile(in, img, imageio.EncodeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if code, _, stderr := runCmd(t, "upscale", "-weights", weights, "-tile", "32", "-tile-overlap", "2", in, out); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			src, err := imageio.ReadFile(in, imageio.DecodeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := m.UpscaleImage(context.Background(), src, grformer.Options{Tile: 32, TileOverlap: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := imageio.WriteFile(ref, res, imageio.EncodeOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			a, _ := os.ReadFile(out)
+			b, _ := os.ReadFile(ref)
+			if !bytes.Equal(a, b) {
+				t.Errorf("streamed file (%d bytes) differs from the buffered one (%d bytes)", len(a), len(b))
+			}
+		})
+	}
+
+	t.Run("budget", func(t *testing.T) {
+		img := imageio.NewImage(400, 300, false, false, 8)
+		for i := range img.Pix {
+			img.Pix[i] = float32(i%251) / 250
+		}
+		in, out := filepath.Join(dir, "big.png"), filepath.Join(dir, "big_x2.png")
+		if err := imageio.WriteFile(in, img, imageio.EncodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The float32 result alone is 5.5 MiB, over 80% of the budget.
+		if code, _, stderr := runCmd(t, "upscale", "-weights", weights, "-max-memory", "6MiB", "-tile-overlap", "8", "-threads", "1", in, out); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if cfg, err := imageio.ReadFile(out, imageio.DecodeOptions{}); err != nil || cfg.W != 800 || cfg.H != 600 {
+			t.Fatalf("output: %v", err)
+		}
+	})
+}
