@@ -4,16 +4,22 @@
 // The authors of GRFormer released no trained weights; these were trained
 // by this project with `grformer train` on the shared training images
 // (BSD200, T91 and 23 wallpapers: far less than the paper's DIV2K), batch 4
-// of 64x64 LR patches: 1,500 iterations from scratch with Adam 5e-4, then
-// 1,200 more from those weights with 2e-4 (-init), each halving the rate at
-// 50%, 80%, 90% and 95% of its iterations: 54 minutes on 2 CPU cores. They
-// beat bicubic clearly but are far from what the paper's 500,000 iterations
-// on DIV2K reach. Only x2 ships so far.
+// of 64x64 LR patches, on 2 CPU cores (docs/TRAINING.md has every run):
 //
-//	light x2: Set5 36.39 dB / 0.9523, Set14 32.16 / 0.9034, B100 31.19 / 0.8858
+//   - x2: 1,500 iterations from scratch (Adam 5e-4), 1,200 more at 2e-4,
+//     then 300 at 2e-4 with cosine decay (5% flat patches): 85 minutes.
+//   - x4: from the x2 weights (all but the upsampler), 1,000 iterations at
+//     4e-4 with cosine decay (5% flat patches): 72 minutes.
+//
+// They beat bicubic clearly but are far from what the paper's 500,000
+// iterations on DIV2K reach (SwinIR-light: 38.14 / 34.62 / 32.44 dB on
+// Set5 at x2 / x3 / x4). PSNR / SSIM on Y, crop = scale, measured with
+// `grformer eval` (the reference's plain forward pass):
+//
+//	light x2: Set5 36.51 / 0.9530, Set14 32.22 / 0.9040, B100 31.23 / 0.8863
 //	          (bicubic: 33.67 / 0.9303, 30.23 / 0.8691, 29.56 / 0.8434)
-//
-// measured with `grformer eval` (Y channel, crop = scale, BasicSR's SSIM).
+//	light x4: Set5 29.83 / 0.8440, Set14 26.94 / 0.7382, B100 26.66 / 0.7038
+//	          (bicubic: 28.43 / 0.8111, 25.99 / 0.7029, 25.96 / 0.6681)
 package weights
 
 import (
@@ -24,6 +30,9 @@ import (
 
 //go:embed grformer_light_x2.safetensors
 var lightX2 []byte
+
+//go:embed grformer_light_x4.safetensors
+var lightX4 []byte
 
 // Info describes a set of shipped weights.
 type Info struct {
@@ -38,7 +47,8 @@ var shipped = map[int]struct {
 	data []byte
 	info Info
 }{
-	2: {lightX2, Info{Name: "grformer_light_x2.safetensors", Scale: 2, Set5: 36.39, Set14: 32.16, B100: 31.19}},
+	2: {lightX2, Info{Name: "grformer_light_x2.safetensors", Scale: 2, Set5: 36.51, Set14: 32.22, B100: 31.23}},
+	4: {lightX4, Info{Name: "grformer_light_x4.safetensors", Scale: 4, Set5: 29.83, Set14: 26.94, B100: 26.66}},
 }
 
 // For returns the safetensors bytes of the shipped weights for scale, or an

@@ -26,7 +26,7 @@ func TestInfo(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "| grformer_light_x2.safetensors | x2 | 780936 | 36.39 | 32.16 | 31.19 |"},
+		{nil, "| grformer_light_x4.safetensors | x4 | 800412 | 29.83 | 26.94 | 26.66 |"},
 		{[]string{"-weights", "shipped", "-scale", "2"}, "source       shipped x2"},
 		{[]string{"-preset", "light-x2"}, "780,936"},
 		{[]string{"-preset", "light-x3"}, "789,051"},

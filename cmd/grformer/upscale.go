@@ -33,8 +33,13 @@ const upscaleHelp = `Usage:
 
 Upscales images by the scale the weights were trained for (x2, x3 or x4);
 -outscale gives any other final size. Without -weights it uses the weights
-that ship with grformer (light x2, trained by this project; see package
-weights for what they score).
+that ship with grformer for -scale (default 4; x2 and x4 ship, trained by
+this project: "grformer info" lists them with their scores).
+
+The image's edges get 8 pixels of reflected context before the model runs
+(-border-context), cropped off after: the model's zero padding then never
+touches the image, which keeps flat areas at the edges flat. With
+-border-context -1 the output is exactly the reference's forward pass.
 
 Inputs: PNG (8/16-bit, gray, gray+alpha, palette, RGBA), JPEG, WebP, BMP
 and TIFF, recognised by content; the EXIF orientation (JPEG, PNG, WebP) or
@@ -132,7 +137,7 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&c.format, "format", "", "output `format`: png, jpeg, webp or tiff (with -o, default: the input's for PNG/JPEG\ninputs, else png; with OUT -, default png; otherwise OUT's extension, which it must agree with)")
 	fs.IntVar(&c.quality, "quality", imageio.DefaultJPEGQuality, "JPEG `quality` of JPEG outputs, 1-100")
 	fs.BoolVar(&c.overwrite, "overwrite", false, "with -o, replace outputs that exist (default: skip them)")
-	fs.IntVar(&c.scale, "scale", 0, "expected model `scale`; an error if the weights have another (0: the weights' scale)")
+	fs.IntVar(&c.scale, "scale", 0, "model `scale`: which shipped weights without -weights (0: 4), else an error if the weights have another")
 	fs.Float64Var(&c.outscale, "outscale", 0, "final size `factor` relative to the input (e.g. 1.5 or 3), when it differs from the model's\nscale: the model's output is resized by MATLAB's bicubic with antialiasing (imresize), in float64,\nalpha premultiplied; the size is round(factor*input) (0: the model's scale, no resize)")
 	fs.IntVar(&c.opt.Tile, "tile", 0, "tile side in input `pixels`, rounded up to a multiple of the model's window (0: chosen from -max-memory,\nthe whole image when it fits); 128 or more, with the default overlap, stays within 1/255 of untiled")
 	fs.IntVar(&c.opt.TileOverlap, "tile-overlap", 0, "context in input `pixels` that each tile has beyond the part it contributes, raised to at least\nthe model's window side (0: the default, 32; -1: none, seams show)")
@@ -212,10 +217,10 @@ func upscaleMain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var m *grformer.Model
 	var err error
 	if c.weights == "" {
-		// The shipped weights: x2 unless -scale asks for another.
+		// The shipped weights: x4 (as other upscalers), or -scale.
 		scale := c.scale
 		if scale == 0 {
-			scale = 2
+			scale = 4
 		}
 		c.weights = fmt.Sprintf("the shipped x%d weights", scale)
 		m, err = grformer.LoadDefault(scale)

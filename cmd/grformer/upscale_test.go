@@ -258,8 +258,9 @@ func TestUpscaleFlags(t *testing.T) {
 	}
 }
 
-// TestUpscaleShippedWeights: without -weights the shipped x2 weights run;
-// a scale without shipped weights is a clear error.
+// TestUpscaleShippedWeights: without -weights the shipped x4 weights run
+// (-scale 2: the x2 ones); a scale without shipped weights is a clear
+// error.
 func TestUpscaleShippedWeights(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.png")
@@ -272,12 +273,19 @@ func TestUpscaleShippedWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.W != 38 || img.H != 26 {
-		t.Errorf("output %dx%d, want 38x26", img.W, img.H)
+	if img.W != 76 || img.H != 52 {
+		t.Errorf("output %dx%d, want 76x52 (x4)", img.W, img.H)
 	}
-	code, _, stderr := runCmd(t, "upscale", "-scale", "4", in, filepath.Join(dir, "out4.png"))
-	if code == 0 || !strings.Contains(stderr, "no shipped weights for x4") {
-		t.Errorf("-scale 4 without weights: exit %d, %q", code, stderr)
+	out2 := filepath.Join(dir, "out2.png")
+	if code, _, stderr := runCmd(t, "upscale", "-scale", "2", in, out2); code != 0 {
+		t.Fatalf("-scale 2: exit %d: %s", code, stderr)
+	}
+	if img, err := imageio.ReadFile(out2, imageio.DecodeOptions{}); err != nil || img.W != 38 || img.H != 26 {
+		t.Errorf("-scale 2: %v, want 38x26", err)
+	}
+	code, _, stderr := runCmd(t, "upscale", "-scale", "3", in, filepath.Join(dir, "out3.png"))
+	if code == 0 || !strings.Contains(stderr, "no shipped weights for x3") {
+		t.Errorf("-scale 3 without weights: exit %d, %q", code, stderr)
 	}
 }
 
