@@ -8,6 +8,8 @@
 //
 //   - x2: 1,500 iterations from scratch (Adam 5e-4), 1,200 more at 2e-4,
 //     then 300 at 2e-4 with cosine decay (5% flat patches): 85 minutes.
+//   - x3: from the x2 weights (all but the upsampler), 700 iterations at
+//     4e-4 with cosine decay: 24 minutes.
 //   - x4: from the x2 weights (all but the upsampler), 1,000 iterations at
 //     4e-4 with cosine decay (5% flat patches): 72 minutes.
 //
@@ -18,6 +20,8 @@
 //
 //	light x2: Set5 36.51 / 0.9530, Set14 32.22 / 0.9040, B100 31.23 / 0.8863
 //	          (bicubic: 33.67 / 0.9303, 30.23 / 0.8691, 29.56 / 0.8434)
+//	light x3: Set5 31.86 / 0.8946, Set14 28.61 / 0.8086, B100 28.03 / 0.7769
+//	          (bicubic: 30.40 / 0.8689, 27.54 / 0.7745, 27.21 / 0.7391)
 //	light x4: Set5 29.83 / 0.8440, Set14 26.94 / 0.7382, B100 26.66 / 0.7038
 //	          (bicubic: 28.43 / 0.8111, 25.99 / 0.7029, 25.96 / 0.6681)
 package weights
@@ -30,6 +34,9 @@ import (
 
 //go:embed grformer_light_x2.safetensors
 var lightX2 []byte
+
+//go:embed grformer_light_x3.safetensors
+var lightX3 []byte
 
 //go:embed grformer_light_x4.safetensors
 var lightX4 []byte
@@ -48,6 +55,7 @@ var shipped = map[int]struct {
 	info Info
 }{
 	2: {lightX2, Info{Name: "grformer_light_x2.safetensors", Scale: 2, Set5: 36.51, Set14: 32.22, B100: 31.23}},
+	3: {lightX3, Info{Name: "grformer_light_x3.safetensors", Scale: 3, Set5: 31.86, Set14: 28.61, B100: 28.03}},
 	4: {lightX4, Info{Name: "grformer_light_x4.safetensors", Scale: 4, Set5: 29.83, Set14: 26.94, B100: 26.66}},
 }
 

@@ -33,7 +33,7 @@ const upscaleHelp = `Usage:
 
 Upscales images by the scale the weights were trained for (x2, x3 or x4);
 -outscale gives any other final size. Without -weights it uses the weights
-that ship with grformer for -scale (default 4; x2 and x4 ship, trained by
+that ship with grformer for -scale (default 4; x2, x3 and x4 ship, trained by
 this project: "grformer info" lists them with their scores).
 
 The image's edges get 8 pixels of reflected context before the model runs

@@ -283,9 +283,9 @@ func TestUpscaleShippedWeights(t *testing.T) {
 	if img, err := imageio.ReadFile(out2, imageio.DecodeOptions{}); err != nil || img.W != 38 || img.H != 26 {
 		t.Errorf("-scale 2: %v, want 38x26", err)
 	}
-	code, _, stderr := runCmd(t, "upscale", "-scale", "3", in, filepath.Join(dir, "out3.png"))
-	if code == 0 || !strings.Contains(stderr, "no shipped weights for x3") {
-		t.Errorf("-scale 3 without weights: exit %d, %q", code, stderr)
+	code, _, stderr := runCmd(t, "upscale", "-scale", "5", in, filepath.Join(dir, "out5.png"))
+	if code == 0 || !strings.Contains(stderr, "no shipped weights for x5") {
+		t.Errorf("-scale 5 without weights: exit %d, %q", code, stderr)
 	}
 }
 
