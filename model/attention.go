@@ -96,16 +96,10 @@ func RelativePositionIndex(wh, ww int) []int64 {
 // ESRPBMLP runs the ES-RPB MLP, Linear(2 -> 128, bias), ReLU,
 // Linear(128 -> heads, no bias), on every table row: [rows][heads].
 func ESRPBMLP(table, w0, b0, w2 []float32, heads int) []float32 {
-	return biasMLP(table, w0, b0, w2, esrpbHidden, heads)
-}
-
-// biasMLP is Linear(2 -> hid, bias), ReLU, Linear(hid -> heads, no bias) on
-// every table row.
-func biasMLP(table, w0, b0, w2 []float32, hidW, heads int) []float32 {
 	rows := len(table) / 2
-	hid := make([]float32, rows*hidW)
+	hid := make([]float32, rows*esrpbHidden)
 	out := make([]float32, rows*heads)
-	BiasMLPInto(out, hid, hid, table, w0, b0, w2, hidW, heads)
+	BiasMLPInto(out, hid, hid, table, w0, b0, w2, esrpbHidden, heads)
 	return out
 }
 
@@ -123,15 +117,9 @@ func BiasMLPInto(out, pre, act, table, w0, b0, w2 []float32, hidW, heads int) {
 	kernels.Linear(out, heads, act, hidW, w2, nil, rows, hidW, heads)
 }
 
-// TableBias expands a learned table [rows][heads] to [heads][n][n] without
-// any squashing (the "table" variant, SwinIR's bias).
-func TableBias(table []float32, index []int64, heads, n int) []float32 {
-	bias := make([]float32, heads*n*n)
-	TableBiasInto(bias, table, index, heads, n)
-	return bias
-}
-
-// TableBiasInto is TableBias into bias [heads][n][n].
+// TableBiasInto expands a learned table [rows][heads] to bias
+// [heads][n][n] without any squashing (the "table" variant, SwinIR's
+// bias).
 func TableBiasInto(bias, table []float32, index []int64, heads, n int) {
 	for h := range heads {
 		for ij, r := range index {
@@ -140,15 +128,8 @@ func TableBiasInto(bias, table []float32, index []int64, heads, n int) {
 	}
 }
 
-// ESRPBBias expands the MLP output [rows][heads] to the per-head bias
+// ESRPBBiasInto expands the MLP output [rows][heads] to the per-head bias
 // [heads][n][n] = 16*sigmoid(mlp[index[i][j]][head]).
-func ESRPBBias(mlpOut []float32, index []int64, heads, n int) []float32 {
-	bias := make([]float32, heads*n*n)
-	ESRPBBiasInto(bias, mlpOut, index, heads, n)
-	return bias
-}
-
-// ESRPBBiasInto is ESRPBBias into bias [heads][n][n].
 func ESRPBBiasInto(bias, mlpOut []float32, index []int64, heads, n int) {
 	for h := range heads {
 		for ij, r := range index {
