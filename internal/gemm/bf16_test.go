@@ -104,42 +104,12 @@ func (tc bcase) String() string {
 		tc.m, tc.n, tc.k, tc.lda, tc.ldb, tc.ldc, tc.transA, tc.transB, tc.bias, tc.acc, tc.how)
 }
 
-func size(r, c, ld int) int {
-	if r == 0 || c == 0 {
-		return 0
-	}
-	return (r-1)*ld + c
-}
-
 // run checks one case against GemmBF16Ref, on guarded buffers with untouched gaps in C, and
 // returns the largest error relative to the scale of the products (the reference on |A|, |B|).
 func (tc bcase) run(t *testing.T, rng *rand.Rand) float64 {
 	t.Helper()
 	defer kerneltest.Release()
-	br, bc := tc.k, tc.n
-	if tc.transB {
-		br, bc = tc.n, tc.k
-	}
-	ar, ac := tc.m, tc.k
-	if tc.transA {
-		ar, ac = tc.k, tc.m
-	}
-	a := kerneltest.Floats(size(ar, ac, tc.lda))
-	b := kerneltest.Floats(size(br, bc, tc.ldb))
-	fill(rng, a)
-	fill(rng, b)
-	c := kerneltest.Floats(size(tc.m, tc.n, tc.ldc))
-	for i := range c {
-		c[i] = kerneltest.Sentinel
-	}
-	for i := 0; i < tc.m; i++ {
-		fill(rng, c[i*tc.ldc:i*tc.ldc+tc.n])
-	}
-	var bias []float32
-	if tc.bias {
-		bias = kerneltest.Floats(tc.n)
-		fill(rng, bias)
-	}
+	a, b, c, bias := operands(rng, tc.m, tc.n, tc.k, tc.lda, tc.ldb, tc.ldc, tc.transA, tc.transB, tc.bias)
 	want := append([]float32(nil), c...)
 	GemmBF16Ref(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, want, tc.ldc, bias, tc.acc)
 	scale := make([]float32, len(c))

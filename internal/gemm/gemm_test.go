@@ -26,41 +26,51 @@ func (tc tcase) String() string {
 // fill sets x to values in [-1, 1): the tolerance of run assumes |a|, |b| <= 1.
 func fill(rng *rand.Rand, x []float32) { kerneltest.Fill(rng, x, -1, 1) }
 
+// operands makes the guarded operands of a case: A [m×k] (or [k×m] with transA) with stride
+// lda, B [k×n] (or [n×k] with transB) with stride ldb, C [m×n] with stride ldc whose gaps
+// beyond n hold kerneltest.Sentinel, and a bias [n] if withBias; each slice exactly as long as
+// its shape needs, values in [-1, 1).
+func operands(rng *rand.Rand, m, n, k, lda, ldb, ldc int, transA, transB, withBias bool) (a, b, c, bias []float32) {
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	a = kerneltest.Floats(size(ar, ac, lda))
+	b = kerneltest.Floats(size(br, bc, ldb))
+	fill(rng, a)
+	fill(rng, b)
+	c = kerneltest.Floats(size(m, n, ldc))
+	for i := range c {
+		c[i] = kerneltest.Sentinel
+	}
+	for i := 0; i < m; i++ {
+		fill(rng, c[i*ldc:i*ldc+n])
+	}
+	if withBias {
+		bias = kerneltest.Floats(n)
+		fill(rng, bias)
+	}
+	return a, b, c, bias
+}
+
+// size is the length of a row-major r×c matrix with row stride ld.
+func size(r, c, ld int) int {
+	if r == 0 || c == 0 {
+		return 0
+	}
+	return (r-1)*ld + c
+}
+
 // run checks one case against GemmRef: slices have exactly the length their shape needs, against
 // a guard page, and the values of C beyond n in each row (up to the stride) stay untouched.
 func (tc tcase) run(t *testing.T, rng *rand.Rand) {
 	t.Helper()
 	defer kerneltest.Release()
-	ar, ac := tc.m, tc.k
-	if tc.transA {
-		ar, ac = tc.k, tc.m
-	}
-	br, bc := tc.k, tc.n
-	if tc.transB {
-		br, bc = tc.n, tc.k
-	}
-	size := func(r, c, ld int) int {
-		if r == 0 || c == 0 {
-			return 0
-		}
-		return (r-1)*ld + c
-	}
-	a := kerneltest.Floats(size(ar, ac, tc.lda))
-	b := kerneltest.Floats(size(br, bc, tc.ldb))
-	fill(rng, a)
-	fill(rng, b)
-	c := kerneltest.Floats(size(tc.m, tc.n, tc.ldc))
-	for i := range c {
-		c[i] = kerneltest.Sentinel
-	}
-	for i := 0; i < tc.m; i++ {
-		fill(rng, c[i*tc.ldc:i*tc.ldc+tc.n])
-	}
-	var bias []float32
-	if tc.bias {
-		bias = kerneltest.Floats(tc.n)
-		fill(rng, bias)
-	}
+	a, b, c, bias := operands(rng, tc.m, tc.n, tc.k, tc.lda, tc.ldb, tc.ldc, tc.transA, tc.transB, tc.bias)
 	want := append([]float32(nil), c...)
 	GemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, a, tc.lda, b, tc.ldb, want, tc.ldc, bias, tc.acc)
 	if tc.packed {
