@@ -141,27 +141,17 @@ func (t tiffBlob) resolution() (x, y float64) {
 	if e := t.find(es, tagResolutionUnit); e >= 0 {
 		unit, _ = t.uint(e)
 	}
-	perInch := map[uint32]float64{2: 1, 3: 2.54}[unit]
-	read := func(tag uint16) float64 {
+	return density(unit, func(tag uint16) (num, den uint32, ok bool) {
 		e := t.find(es, tag)
 		if e < 0 {
-			return 0
+			return 0, 0, false
 		}
 		off, ok := t.rational(e)
 		if !ok {
-			return 0
+			return 0, 0, false
 		}
-		num, den := t.bo.Uint32(t.b[off:]), t.bo.Uint32(t.b[off+4:])
-		if den == 0 {
-			return 0
-		}
-		return float64(num) / float64(den) * perInch
-	}
-	x, y = read(tagXResolution), read(tagYResolution)
-	if x <= 0 || y <= 0 {
-		return 0, 0
-	}
-	return x, y
+		return t.bo.Uint32(t.b[off:]), t.bo.Uint32(t.b[off+4:]), true
+	})
 }
 
 // setResolution rewrites IFD0's XResolution and YResolution, where present,

@@ -387,18 +387,28 @@ func tiffResolution(ra io.ReaderAt, bo binary.ByteOrder, entries map[uint16]ifdE
 	if e, ok := entries[tagResolutionUnit]; ok && e.typ == typeShort {
 		unit = uint32(bo.Uint16(e.val[:]))
 	}
-	perInch := map[uint32]float64{2: 1, 3: 2.54}[unit]
-	read := func(tag uint16) float64 {
+	return density(unit, func(tag uint16) (num, den uint32, ok bool) {
 		e, ok := entries[tag]
 		if !ok || e.typ != typeRational || e.count < 1 {
-			return 0
+			return 0, 0, false
 		}
 		var r [8]byte
 		if _, err := ra.ReadAt(r[:], int64(bo.Uint32(e.val[:]))); err != nil {
-			return 0
+			return 0, 0, false
 		}
-		num, den := bo.Uint32(r[:]), bo.Uint32(r[4:])
-		if den == 0 {
+		return bo.Uint32(r[:]), bo.Uint32(r[4:]), true
+	})
+}
+
+// density turns TIFF/EXIF XResolution and YResolution (rationals read by
+// rational) in ResolutionUnit unit (2: inch, the default; 3: cm; 1: none)
+// into pixels per inch: (0, 0) when either is absent, invalid or has no
+// unit. Shared by TIFF files and EXIF blocks.
+func density(unit uint32, rational func(tag uint16) (num, den uint32, ok bool)) (x, y float64) {
+	perInch := map[uint32]float64{2: 1, 3: 2.54}[unit]
+	read := func(tag uint16) float64 {
+		num, den, ok := rational(tag)
+		if !ok || den == 0 {
 			return 0
 		}
 		return float64(num) / float64(den) * perInch
